@@ -1,0 +1,50 @@
+# lstm-course: the two commands of the README are `make book` and `make test`.
+# Both create .venv and install everything into it on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch, installed explicitly: an unpinned torch may pull a
+# multi-GB CUDA build. With a GPU, install the torch you need into .venv first.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: book test lint exercises browser serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+## book: install everything and build the book into _build/html (executes the chapters; cached)
+book: $(VENV)/.installed
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+## test: install everything (Chromium too, for the browser test) and run the whole test suite
+test: $(VENV)/.installed browser
+	$(BIN)/python -m pytest -ra
+
+## lint: ruff over the library, the tests and the notebooks
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check lstmlib tests
+
+## exercises: regenerate the student notebooks in exercises/ from solutions/
+exercises: $(VENV)/.installed
+	$(BIN)/python -m lstmlib.grading.release
+
+## serve: serve the built book on http://localhost:8000
+serve:
+	$(PYTHON) -m http.server --directory _build/html 8000
+
+# The browser test drives Debian's Chromium (never `playwright install`, which downloads).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+clean:
+	rm -rf _build .grading
