@@ -54,9 +54,10 @@ def check_shape(name: str, array, expected: Sequence[Dim], symbols: dict[str, in
     for dim, size in zip(expected, shape, strict=True):
         if isinstance(dim, str):
             if dim in pending and pending[dim] != size:
+                source = "from an earlier argument" if dim in symbols else "earlier in this shape"
                 raise ShapeError(
                     f"{name} must have shape {_describe(expected, pending)}, got {shape} "
-                    f"({dim} is {pending[dim]} from an earlier argument, here {size})"
+                    f"({dim} is {pending[dim]} {source}, here {size})"
                 )
             pending[dim] = size
         elif dim is not None and dim != size:

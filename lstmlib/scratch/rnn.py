@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lstmlib.shapes import check_float, check_shape
+from lstmlib.shapes import ShapeError, check_float, check_shape
 
 
 class RNNStepCache(NamedTuple):
@@ -33,12 +33,15 @@ class RNNStepCache(NamedTuple):
 
 def _check_rnn_arguments(x, h_prev, Wx, Wh, b, x_dims):
     sizes: dict[str, int] = {}
+    h_name = "h0" if len(x_dims) == 3 else "h_prev"
     check_shape("x", x, x_dims, sizes)
     check_shape("Wx", Wx, ("I", "H"), sizes)
-    check_shape("h0" if len(x_dims) == 3 else "h_prev", h_prev, ("B", "H"), sizes)
+    check_shape(h_name, h_prev, ("B", "H"), sizes)
     check_shape("Wh", Wh, ("H", "H"), sizes)
     check_shape("b", b, ("H",), sizes)
-    for name, value in (("x", x), ("h_prev", h_prev), ("Wx", Wx), ("Wh", Wh), ("b", b)):
+    if len(x_dims) == 3 and x.shape[0] == 0:
+        raise ShapeError("x must hold at least one time step, got shape (0, ...)")
+    for name, value in (("x", x), (h_name, h_prev), ("Wx", Wx), ("Wh", Wh), ("b", b)):
         check_float(name, value)
 
 

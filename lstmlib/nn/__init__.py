@@ -1,0 +1,19 @@
+"""PyTorch modules written from the book's equations (autograd does the backward).
+
+Conventions (the same for every model in this package):
+
+- constructor arguments, parameter names and layouts, initialisation and
+  ``forward``'s shapes are those of the matching ``torch.nn`` module, so
+  ``state_dict``s load both ways and the modules are drop-in replacements;
+- weights are stored ``(out_features, in_features)`` and multiply as ``x @ W.T``
+  (the NumPy reference in ``lstmlib.scratch`` uses ``x @ Wx`` with ``Wx = W.T``);
+- one step is a plain function (``rnn_step``); the cell module applies it once,
+  the layer module applies it along the sequence, layer by layer;
+- everything the forward pass creates (such as a zero initial state) lives on the
+  input's device and dtype; wrong shapes or dtypes raise errors from
+  ``lstmlib.shapes`` that name the expected and the received shape.
+"""
+
+from lstmlib.nn.rnn import RNN, RNNCell, rnn_step
+
+__all__ = ["RNN", "RNNCell", "rnn_step"]

@@ -1,0 +1,60 @@
+"""Fixtures shared by the test suite: seeded randomness, RNN problems, devices."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+import torch
+
+CUDA = torch.cuda.is_available()
+
+
+@pytest.fixture
+def rng():
+    """A seeded NumPy Generator: every test sees the same numbers on every run."""
+    return np.random.default_rng(1234)
+
+
+class RNNProblem(NamedTuple):
+    """float64 inputs and parameters of the NumPy RNN (``lstmlib.scratch.rnn``)."""
+
+    x: np.ndarray  # (T, B, I)
+    h0: np.ndarray  # (B, H)
+    Wx: np.ndarray  # (I, H)
+    Wh: np.ndarray  # (H, H)
+    b: np.ndarray  # (H,)
+
+
+@pytest.fixture
+def make_rnn_problem(rng):
+    """Factory: ``make_rnn_problem(T, B, I, H)`` gives a random float64 ``RNNProblem``.
+
+    The scales keep the pre-activations of order one, so tanh is neither linear
+    nor saturated and a wrong derivative shows up in the gradient checks.
+    """
+
+    def make(T=4, B=3, I=5, H=6):
+        return RNNProblem(
+            x=rng.normal(size=(T, B, I)),
+            h0=rng.normal(scale=0.5, size=(B, H)),
+            Wx=rng.normal(scale=1 / np.sqrt(I), size=(I, H)),
+            Wh=rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
+            b=rng.normal(scale=0.5, size=H),
+        )
+
+    return make
+
+
+@pytest.fixture(
+    params=[
+        "cpu",
+        pytest.param(
+            "cuda", marks=pytest.mark.skipif(not CUDA, reason="torch.cuda.is_available() is False")
+        ),
+    ]
+)
+def device(request):
+    """Every device to run PyTorch code on: "cpu", and "cuda" when there is a GPU."""
+    return torch.device(request.param)
