@@ -34,7 +34,9 @@ lint: $(VENV)/.installed
 
 ## exercises: regenerate the student notebooks in exercises/ from solutions/
 exercises: $(VENV)/.installed
-	$(BIN)/python -m lstmlib.grading.release
+	for dir in solutions/*/; do \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader generate_assignment "$$(basename $$dir)" --force || exit 1; \
+	done
 
 ## serve: serve the built book on http://localhost:8000
 serve:

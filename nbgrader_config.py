@@ -1,0 +1,46 @@
+"""nbgrader configuration for lstm-course. Run nbgrader from the repository root.
+
+- Sources with solutions and hidden tests: solutions/<assignment>/
+- Released student notebooks (committed): exercises/<assignment>/
+- Grading state (gradebook.db, submitted/, autograded/, feedback/): .grading/,
+  which git ignores.
+"""
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GRADING_ROOT = HERE / ".grading"
+GRADING_ROOT.mkdir(exist_ok=True)  # nbgrader changes into the root and fails if it is missing
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "lstm-course"
+c.CourseDirectory.root = str(GRADING_ROOT)
+c.CourseDirectory.source_directory = str(HERE / "solutions")
+c.CourseDirectory.release_directory = str(HERE / "exercises")
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A deleted test cell is put back and run, so deleting a test never hides a failure.
+c.OverwriteCells.add_missing_cells = True
+
+# Every test cell finishes in well under a second; 15 s only bounds runaway code.
+c.Execute.timeout = 15
+
+# See lstmlib/grading/autograde.py for why each replacement exists.
+c.Autograde.autograde_preprocessors = [
+    "lstmlib.grading.autograde.ResilientExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "lstmlib.grading.autograde.FlagTampering",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "lstmlib.grading.autograde.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

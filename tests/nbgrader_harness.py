@@ -1,0 +1,103 @@
+"""Drive nbgrader the way an instructor does, in a throwaway course folder.
+
+Every exercise's round-trip test uses these: release the assignment from
+solutions/, make student submissions from it, autograde them in one batch, read
+the scores from nbgrader's own gradebook, and generate feedback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.MULTILINE)
+
+
+def nbgrader(root: Path, *args: str, release_dir: Path | None = None):
+    """Run ``nbgrader ARGS`` from the repository root with the course's config,
+    but with all grading state under ``root``."""
+    env = dict(os.environ)
+    # nbgrader starts `alembic` from PATH: use the one installed beside this Python.
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
+    if release_dir is not None:
+        command.append(f"--CourseDirectory.release_directory={release_dir}")
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def release(root: Path, assignment: str) -> Path:
+    """Generate the student version of ``assignment`` into ``root/release`` (and the gradebook)."""
+    release_dir = root / "release"
+    result = nbgrader(root, "generate_assignment", assignment, "--force", release_dir=release_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return release_dir / assignment
+
+
+def solved(released: nbformat.NotebookNode, solution: nbformat.NotebookNode):
+    """The released notebook with every answer cell filled in as the solution does it."""
+    answers = {
+        cell.metadata["nbgrader"]["grade_id"]: SOLUTION_MARKERS.sub("", cell.source)
+        for cell in solution.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.from_dict(released)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return nb
+
+
+def cell(nb: nbformat.NotebookNode, grade_id: str):
+    """The cell with nbgrader id ``grade_id``."""
+    for candidate in nb.cells:
+        if candidate.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return candidate
+    raise KeyError(grade_id)
+
+
+def edit(nb, grade_id: str, old: str, new: str):
+    """A copy of ``nb`` with ``old`` replaced by ``new`` in one cell, which must contain it.
+
+    An empty ``old`` appends ``new`` to the cell.
+    """
+    nb = nbformat.from_dict(nb)
+    target = cell(nb, grade_id)
+    if not old:
+        target.source += new
+        return nb
+    assert old in target.source, f"{old!r} not in cell {grade_id}"
+    target.source = target.source.replace(old, new)
+    return nb
+
+
+def submit(root: Path, assignment: str, student: str, nb_or_text, name: str):
+    """Place one submission where `nbgrader autograde` looks for it."""
+    folder = root / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.ipynb"
+    if isinstance(nb_or_text, str):
+        path.write_text(nb_or_text)
+    else:
+        nbformat.write(nb_or_text, path)
+
+
+def auto_scores(root: Path, assignment: str) -> dict[str, dict[str, float | None]]:
+    """Per student, the autograded score of every test cell, from nbgrader's gradebook."""
+    scores = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for submission in gradebook.assignment_submissions(assignment):
+            grades = {}
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.name.startswith("test_"):
+                        grades[grade.cell.name] = grade.auto_score
+            scores[submission.student.id] = grades
+    return scores
