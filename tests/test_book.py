@@ -1,0 +1,208 @@
+"""The built book as a reader's browser sees it, with nothing reachable but the site itself.
+
+Builds the book as ``make book`` does, serves ``_build/html`` on 127.0.0.1 and opens every
+page of the table of contents in Debian's Chromium (driven by Playwright; never
+``playwright install``, which downloads a browser). Requests that leave the site are
+recorded and aborted, as they would fail for a reader who is offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sphinx_external_toc.parsing import parse_toc_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+TOC = parse_toc_yaml(ROOT / "_toc.yml")
+# Every page of the table of contents, plus index.html (a redirect to the root page).
+PAGES = ["index.html"] + [f"{docname}.html" for docname in TOC]
+
+pytestmark = pytest.mark.slow
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def site() -> str:
+    """Build the book like `make book`, serve it, and return the site's base URL."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    build = subprocess.run(
+        [str(jupyter_book), "build", ".", "-W", "-n", "--keep-going"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    log = build.stdout[-6000:] + build.stderr[-6000:]
+    assert build.returncode == 0, f"the book build failed (exit {build.returncode}):\n{log}"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(HTML)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing ({CHROMIUM}): install it with `make browser`.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.ids.update(v for k, v in attrs.items() if k == "id" and v)
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
+
+
+@functools.cache
+def fetch_ids(url: str) -> set[str] | int:
+    """The ids on the page at ``url``, or the HTTP status if it is not 200."""
+    try:
+        with urllib.request.urlopen(url) as response:
+            if response.status != 200:
+                return response.status
+            parser = _Ids()
+            if response.headers.get_content_type() == "text/html":
+                parser.feed(response.read().decode("utf-8", "replace"))
+            return parser.ids
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+# Text nodes outside code that still hold TeX delimiters: math that MathJax did not typeset.
+RAW_TEX_JS = r"""() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const hits = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest("pre, code, script, style, textarea")) continue;
+    if (/\\\(|\\\[|\$\$/.test(node.textContent)) hits.push(node.textContent.trim().slice(0, 80));
+  }
+  return hits;
+}"""
+
+# Images that did not load (lazy ones are made eager first, so that all are fetched).
+BROKEN_IMAGES_JS = """async () => {
+  const broken = [];
+  for (const img of document.images) {
+    img.loading = "eager";
+    await img.decode().catch(() => {});
+    if (img.naturalWidth === 0) broken.push(img.getAttribute("src"));
+  }
+  return broken;
+}"""
+
+# Widget outputs that no widget manager turned into controls, or that failed to render.
+BROKEN_WIDGETS_JS = """() => {
+  const broken = [];
+  for (const s of document.querySelectorAll(
+      'script[type="application/vnd.jupyter.widget-view+json"]'))
+    broken.push("widget view placeholder: " + s.textContent.trim().slice(0, 80));
+  for (const w of document.querySelectorAll(".jupyter-widgets"))
+    if (w.getBoundingClientRect().height === 0 || /Error displaying widget/.test(w.textContent))
+      broken.push("unrendered .jupyter-widgets: " + w.outerHTML.slice(0, 80));
+  for (const text of ["Loading widget", "Error displaying widget"])
+    if (document.body.innerText.includes(text)) broken.push(`text "${text}"`);
+  return broken;
+}"""
+
+
+def dead_links(hrefs: list[str]) -> list[str]:
+    """Links to the local site whose page is not served, or whose #fragment is not on it."""
+    dead = []
+    for href in sorted({h for h in hrefs if urlsplit(h).hostname in LOCAL_HOSTS}):
+        target, fragment = urldefrag(href)
+        ids = fetch_ids(target)
+        if isinstance(ids, int):
+            dead.append(f"{href} (HTTP {ids})")
+        elif fragment and unquote(fragment) not in ids:
+            dead.append(f"{href} (no id {unquote(fragment)!r} on that page)")
+    return dead
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_works_offline(browser, site, path):  # browser first: no Chromium, no build
+    context = browser.new_context()
+    outside, failed, js_errors = [], [], []
+    context.route(lambda url: not is_local(url), lambda route: route.abort())
+    page = context.new_page()
+    page.on("request", lambda r: None if is_local(r.url) else outside.append(r.url))
+    page.on("requestfailed", lambda r: is_local(r.url) and failed.append(f"{r.url} {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url} HTTP {r.status}"))
+    page.on("pageerror", lambda error: js_errors.append(str(error)))
+    try:
+        page.goto(site + path, wait_until="networkidle")
+        if path == "index.html":  # a redirect to the root page
+            page.wait_for_url(f"{site}{TOC.root.docname}.html", wait_until="networkidle")
+        page.evaluate(
+            "async () => { await window.MathJax?.startup?.promise; await document.fonts.ready; }"
+        )
+        # Everything wrong with the page, by kind, so that one run shows all of it.
+        problems = {
+            "raw TeX left in the text": page.evaluate(RAW_TEX_JS),
+            "images that did not load": page.evaluate(BROKEN_IMAGES_JS),
+            "broken widgets": page.evaluate(BROKEN_WIDGETS_JS),
+            "dead internal links": dead_links(
+                page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+            ),
+        }
+        if page.locator("div.cell").count():  # a notebook: offered for download as .ipynb
+            offered = page.locator('a[href$=".ipynb"]').count()
+            problems["notebook not offered"] = [] if offered else ["no link to an .ipynb"]
+        if page.locator(".math").count():  # the page has math: MathJax 3 typeset all of it
+            version = page.evaluate("() => window.MathJax?.version")
+            problems["MathJax 3 not running"] = [] if str(version).startswith("3") else [version]
+            problems["math not typeset"] = page.locator(
+                ".math:not(:has(mjx-container))"
+            ).all_text_contents()
+            problems["TeX errors"] = page.locator("mjx-merror").all_text_contents()
+        problems["requests that left the site"] = outside
+        problems["failed requests"] = failed
+        # Known and harmless: Sphinx 7.4 writes sphinx-thebe's inline config script twice.
+        problems["JavaScript errors"] = [
+            e for e in js_errors if "'THEBE_JS_URL' has already been declared" not in e
+        ]
+        report = [f"  {kind}: {items}" for kind, items in problems.items() if items]
+        assert not report, f"{page.url.removeprefix(site)}:\n" + "\n".join(report)
+    finally:
+        context.close()
