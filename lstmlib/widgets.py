@@ -28,6 +28,8 @@ def interactive_figure(draw: Callable, **controls):
             values, passed as keyword arguments.
         **controls: ipywidgets value widgets (``FloatSlider``, ``IntSlider``,
             ``Dropdown``...); their ``value`` is the default setting.
+
+    Returns None, so that nothing is printed under the figure or the controls.
     """
     from IPython.display import Markdown, display
 
@@ -45,7 +47,7 @@ def interactive_figure(draw: Callable, **controls):
                 "Open this page as a notebook to move the controls and watch it redraw.*"
             )
         )
-        return None
+        return
     import ipywidgets
 
-    return ipywidgets.interact(draw, **controls)
+    ipywidgets.interact(draw, **controls)  # displays the controls; its return value is not needed
