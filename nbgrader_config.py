@@ -25,6 +25,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A deleted test cell is put back and run, so deleting a test never hides a failure.
 c.OverwriteCells.add_missing_cells = True
 
+# Grades are personal data: export them next to the gradebook, where git does not look.
+c.ExportPlugin.to = str(GRADING_ROOT / "grades.csv")
+
 # Every test cell finishes in well under a second; 15 s only bounds runaway code.
 c.Execute.timeout = 15
 
