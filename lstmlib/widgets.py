@@ -51,3 +51,14 @@ def interactive_figure(draw: Callable, **controls):
     import ipywidgets
 
     ipywidgets.interact(draw, **controls)  # displays the controls; its return value is not needed
+
+
+def progress(iterable, **tqdm_kwargs):
+    """``tqdm.auto.tqdm(iterable)``: a progress bar for training loops in Jupyter.
+
+    tqdm's notebook bar is an ipywidget, so in the built book it would be a widget
+    with no kernel behind it; there the bar is switched off (the loop runs as is).
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=static_mode() or tqdm_kwargs.pop("disable", False), **tqdm_kwargs)
