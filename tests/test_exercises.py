@@ -1,0 +1,133 @@
+"""Every graded exercise through nbgrader, as an instructor would grade it.
+
+For each exercise (one ``cases_*`` module each), one batch is released and
+autograded once: the solution, the released notebook untouched, realistic wrong
+answers, broken or cheating submissions and an unreadable file. The score each
+submission deserves is worked out in its cases module from which parts it gets
+wrong, and compared with the scores nbgrader itself stored in its gradebook.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape as html_escape
+
+import cases_01_rnn
+import nbformat
+import pytest
+from nbgrader_harness import REPO, auto_scores, nbgrader, release, submit
+
+pytestmark = pytest.mark.slow
+
+EXERCISES = [cases_01_rnn]
+
+
+@pytest.fixture(scope="module", params=EXERCISES, ids=lambda cases: cases.ASSIGNMENT)
+def graded(request, tmp_path_factory):
+    """Release, submit every case, autograde the batch once, generate feedback."""
+    cases = request.param
+    root = tmp_path_factory.mktemp(cases.ASSIGNMENT)
+    released_dir = release(root, cases.ASSIGNMENT)
+    released = nbformat.read(released_dir / f"{cases.NOTEBOOK}.ipynb", as_version=4)
+    solution_path = REPO / "solutions" / cases.ASSIGNMENT / f"{cases.NOTEBOOK}.ipynb"
+    solution = nbformat.read(solution_path, as_version=4)
+    submissions = cases.make_submissions(released, solution)
+    for student, (nb, _) in submissions.items():
+        submit(root, cases.ASSIGNMENT, student, nb, cases.NOTEBOOK)
+    submit(root, cases.ASSIGNMENT, "corrupt_file", "{ this is not a notebook", cases.NOTEBOOK)
+    return {
+        "cases": cases,
+        "root": root,
+        "released_dir": released_dir,
+        "solution": solution,
+        "submissions": submissions,
+        "autograde": nbgrader(root, "autograde", cases.ASSIGNMENT),
+        "feedback": nbgrader(root, "generate_feedback", cases.ASSIGNMENT),
+        "scores": auto_scores(root, cases.ASSIGNMENT),
+    }
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def notebook_path(graded, step, student, suffix=".ipynb"):
+    cases = graded["cases"]
+    return graded["root"] / step / student / cases.ASSIGNMENT / f"{cases.NOTEBOOK}{suffix}"
+
+
+def test_exercises_folder_is_the_release_of_solutions(graded):
+    cases = graded["cases"]
+    released = (graded["released_dir"] / f"{cases.NOTEBOOK}.ipynb").read_bytes()
+    committed = (REPO / "exercises" / cases.ASSIGNMENT / f"{cases.NOTEBOOK}.ipynb").read_bytes()
+    assert committed == released, "exercises/ is stale: run `make exercises` and commit the result"
+
+
+def test_released_notebook_has_no_solutions_or_hidden_tests(graded):
+    text = (graded["released_dir"] / f"{graded['cases'].NOTEBOOK}.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+
+
+def test_every_submission_gets_the_score_it_deserves(graded):
+    expected = {student: score for student, (_, score) in graded["submissions"].items()}
+    actual = {student: sum(graded["scores"][student].values()) for student in expected}
+    assert actual == expected, {
+        s: graded["scores"][s] for s in expected if actual[s] != expected[s]
+    }
+
+
+def test_every_test_cell_is_graded(graded):
+    # Includes submissions whose test cells were deleted: they are restored and run.
+    for student in graded["submissions"]:
+        assert set(graded["scores"][student]) == set(graded["cases"].POINTS), student
+
+
+def test_corrupt_submission_does_not_stop_the_batch(graded):
+    # nbgrader reports the unreadable file (exit 1) but has graded everyone else.
+    log = graded["autograde"].stdout + graded["autograde"].stderr
+    assert "corrupt_file" in log
+    assert set(graded["submissions"]) <= set(graded["scores"])
+
+
+def test_failures_are_explained_in_words(graded):
+    for student, test, words in graded["cases"].EXPLAINED:
+        nb = nbformat.read(notebook_path(graded, "autograded", student), as_version=4)
+        (test_cell,) = [
+            c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == test
+        ]
+        errors = [o for o in test_cell.outputs if o.output_type == "error"]
+        messages = " | ".join(f"{e.ename}: {e.evalue}" for e in errors)
+        assert words in messages, (student, test, messages)
+        assert all(e.evalue.strip() for e in errors), f"{student}: bare error in {messages}"
+
+
+def test_runaway_output_is_truncated(graded):
+    if "prints_forever" not in graded["submissions"]:
+        pytest.skip("this exercise has no runaway-output submission")
+    assert notebook_path(graded, "autograded", "prints_forever").stat().st_size < 200_000
+
+
+def hidden_test_lines(solution):
+    lines = []
+    for c in solution.cells:
+        hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", c.source, re.S)
+        if hidden:
+            lines += [line.strip() for line in hidden.group(1).splitlines()]
+    return [line for line in lines if len(line) > 15]
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    pages = list((graded["root"] / "feedback").rglob("*.html"))
+    assert len(pages) >= len(graded["submissions"]), graded["feedback"].stderr
+    secret = hidden_test_lines(graded["solution"])
+    assert secret, "the solution notebook should have hidden tests"
+    for page in pages:
+        html = page.read_text()
+        for line in secret:
+            assert line not in html and line.replace("'", "&#39;") not in html, (page, line)
+
+
+def test_feedback_tells_the_student_what_is_wrong(graded):
+    for student, _, words in graded["cases"].EXPLAINED:
+        html = notebook_path(graded, "feedback", student, ".html").read_text()
+        assert html_escape(words) in html, (student, words)
