@@ -47,6 +47,38 @@ def make_rnn_problem(rng):
     return make
 
 
+class LSTMProblem(NamedTuple):
+    """float64 inputs and parameters of the NumPy LSTM (``lstmlib.scratch.lstm``)."""
+
+    x: np.ndarray  # (T, B, I)
+    h0: np.ndarray  # (B, H)
+    c0: np.ndarray  # (B, H)
+    Wx: np.ndarray  # (I, 4H), gate blocks i, f, g, o
+    Wh: np.ndarray  # (H, 4H)
+    b: np.ndarray  # (4H,)
+
+
+@pytest.fixture
+def make_lstm_problem(rng):
+    """Factory: ``make_lstm_problem(T, B, I, H)`` gives a random float64 ``LSTMProblem``.
+
+    As for the RNN, the scales keep the gates' pre-activations of order one, so
+    sigmoid and tanh are neither linear nor saturated.
+    """
+
+    def make(T=4, B=3, I=5, H=6):
+        return LSTMProblem(
+            x=rng.normal(size=(T, B, I)),
+            h0=rng.normal(scale=0.5, size=(B, H)),
+            c0=rng.normal(scale=0.5, size=(B, H)),
+            Wx=rng.normal(scale=1 / np.sqrt(I), size=(I, 4 * H)),
+            Wh=rng.normal(scale=1 / np.sqrt(H), size=(H, 4 * H)),
+            b=rng.normal(scale=0.5, size=4 * H),
+        )
+
+    return make
+
+
 @pytest.fixture(
     params=[
         "cpu",

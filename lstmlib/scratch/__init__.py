@@ -10,6 +10,14 @@ Conventions (the same for every model in this package):
   in the order of the forward's arguments.
 """
 
+from lstmlib.scratch.lstm import (
+    LSTMStepCache,
+    lstm_backward,
+    lstm_forward,
+    lstm_gradient_norm_by_lag,
+    lstm_step_backward,
+    lstm_step_forward,
+)
 from lstmlib.scratch.rnn import (
     RNNStepCache,
     gradient_norm_by_lag,
@@ -20,8 +28,14 @@ from lstmlib.scratch.rnn import (
 )
 
 __all__ = [
+    "LSTMStepCache",
     "RNNStepCache",
     "gradient_norm_by_lag",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_gradient_norm_by_lag",
+    "lstm_step_backward",
+    "lstm_step_forward",
     "rnn_backward",
     "rnn_forward",
     "rnn_step_backward",
