@@ -25,3 +25,22 @@ def rnn_sequence_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int
     """Random ``(x, h0, Wx, Wh, b)`` with x: (T, B, I) and the rest as in ``rnn_step_inputs``."""
     _, h0, Wx, Wh, b = rnn_step_inputs(rng, B, I, H)
     return (rng.normal(size=(T, B, I)), h0, Wx, Wh, b)
+
+
+def lstm_step_inputs(rng: np.random.Generator, B: int, I: int, H: int):
+    """Random ``(x, h_prev, c_prev, Wx, Wh, b)``: x: (B, I), h_prev, c_prev: (B, H),
+    Wx: (I, 4H), Wh: (H, 4H), b: (4H,) in the gate order i, f, g, o."""
+    return (
+        rng.normal(size=(B, I)),
+        rng.normal(size=(B, H)),
+        rng.normal(size=(B, H)),
+        rng.normal(size=(I, 4 * H)) / np.sqrt(I),
+        rng.normal(size=(H, 4 * H)) / np.sqrt(H),
+        rng.normal(size=4 * H),
+    )
+
+
+def lstm_sequence_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int):
+    """Random ``(x, h0, c0, Wx, Wh, b)``: x: (T, B, I), the rest as in ``lstm_step_inputs``."""
+    _, h0, c0, Wx, Wh, b = lstm_step_inputs(rng, B, I, H)
+    return (rng.normal(size=(T, B, I)), h0, c0, Wx, Wh, b)
