@@ -1,0 +1,251 @@
+"""Diagrams of the course's cells, drawn with matplotlib (no image files to keep in sync).
+
+``draw_lstm_cell`` draws one LSTM step in the layout the chapters use: the cell state
+runs along the top, the hidden state and the input enter at the bottom, and the four
+layers (forget, input, candidate, output) sit in between. It can highlight parts of the
+cell and write numbers next to the wires, so the same picture serves for the equations,
+for each gate in turn, and for a worked example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import matplotlib.pyplot as plt
+from matplotlib.colors import to_rgb
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+
+# One colour per layer, the same in every chapter.
+GATE_COLORS = {"f": "#f4b6a6", "i": "#b8e0b0", "g": "#b9d3ee", "o": "#f7d59c"}
+GATE_NAMES = {"f": "forget", "i": "input", "g": "candidate", "o": "output"}
+PARTS = ("c", "f", "i", "g", "o", "h")
+
+# Where the wires run (data coordinates; the cell's box spans x 0.._WIDTH, y 0..6).
+_Y_CELL = 5.0  # the cell-state line
+_Y_BUS = 0.9  # [h_{t-1}, x_t], the input of all four layers
+_Y_LAYER = 2.2  # centre of the four layer boxes
+_Y_WRITE = 3.75  # the product i * g
+_X = {"f": 1.8, "i": 3.6, "g": 5.6, "o": 7.4, "out": 9.1}
+_WIDTH = 10.6  # of the cell's box
+_END = _WIDTH + 1.45  # where c_t and h_t leave the picture
+_BACKGROUND = "#f4f4f4"
+_FAINT = 0.22  # opacity of the parts that are not highlighted
+_LAYER_W, _LAYER_H, _NODE_R = 1.0, 0.7, 0.3
+
+# Where the optional numbers are written, and how they are aligned.
+_VALUE_SPOTS = {
+    "c_prev": ((-1.45, 5.45), "left"),
+    "h_prev": ((-1.45, 1.35), "left"),
+    "x": ((1.25, -0.55), "left"),
+    "f": ((_X["f"] + 0.18, 3.7), "left"),
+    "fc": ((_X["f"] + 0.35, 5.45), "left"),
+    "i": ((_X["i"] + 0.18, 3.1), "left"),
+    "g": ((_X["g"] + 0.18, 3.05), "left"),
+    "ig": ((_X["g"] + 0.18, 4.4), "left"),
+    "o": ((_X["o"] + 0.55, 1.68), "left"),
+    "tanh_c": ((_X["out"] + 0.55, 3.85), "left"),
+    "c": ((_END + 0.05, 5.45), "right"),
+    "h": ((_END + 0.05, 1.35), "right"),
+}
+
+
+def draw_lstm_cell(
+    ax=None,
+    highlight: Iterable[str] | None = None,
+    values: Mapping[str, str] | None = None,
+    title: str | None = None,
+    labels: bool = True,
+):
+    r"""Draw one LSTM step: :math:`c_t = f \odot c_{t-1} + i \odot g`, :math:`h_t = o \odot
+    \tanh(c_t)`, with the four layers fed by :math:`[h_{t-1}, x_t]`.
+
+    Args:
+        ax: the matplotlib axes to draw into; a new figure if None.
+        highlight: parts to emphasise, the others drawn faint: any of ``"c"`` (the
+            cell-state line), ``"f"``, ``"i"``, ``"g"``, ``"o"`` (a layer and the wire it
+            drives) and ``"h"`` (the output path through ``tanh(c_t)``). None: all.
+        values: text (e.g. numbers) written next to the wires, keyed by ``"x"``,
+            ``"h_prev"``, ``"c_prev"``, ``"f"``, ``"i"``, ``"g"``, ``"o"``, ``"fc"``
+            (:math:`f \odot c_{t-1}`), ``"ig"`` (:math:`i \odot g`), ``"tanh_c"``, ``"c"``,
+            ``"h"``.
+        title: a title above the cell.
+        labels: write the layers' names (forget, input, candidate, output) under them.
+
+    Returns:
+        The axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5.2))
+    shown = set(PARTS if highlight is None else highlight)
+    unknown = shown - set(PARTS)
+    if unknown:
+        raise ValueError(f"highlight: unknown parts {sorted(unknown)}; choose from {PARTS}")
+    unknown_values = set(values or {}) - set(_VALUE_SPOTS)
+    if unknown_values:
+        raise ValueError(f"values: unknown keys {sorted(unknown_values)}")
+
+    emphasis = highlight is not None
+
+    def alpha(part):
+        return 1.0 if part is None or part in shown else _FAINT
+
+    def color(base, part):
+        """``base`` as an opaque colour, faded into the background for a faint part."""
+        a = alpha(part)
+        pairs = zip(to_rgb(base), to_rgb(_BACKGROUND), strict=True)
+        return tuple(a * v + (1 - a) * w for v, w in pairs)
+
+    def width(lw, part):
+        return lw + (0.8 if emphasis and part in shown else 0.0)
+
+    def wire(points, part=None, arrow=True, lw=1.6):
+        ink, lw = color("k", part), width(lw, part)
+        xs, ys = zip(*points, strict=True)
+        if arrow and len(points) > 2:
+            ax.plot(xs[:-1], ys[:-1], color=ink, lw=lw, solid_capstyle="round", zorder=1)
+            points = points[-2:]
+        if arrow:
+            ax.add_patch(
+                FancyArrowPatch(
+                    points[0],
+                    points[1],
+                    arrowstyle="-|>",
+                    mutation_scale=13,
+                    lw=lw,
+                    color=ink,
+                    shrinkA=0,
+                    shrinkB=0,
+                    zorder=1,
+                )
+            )
+        else:
+            ax.plot(xs, ys, color=ink, lw=lw, solid_capstyle="round", zorder=1)
+
+    def layer(name, text, symbol, symbol_xy):
+        x = _X[name]
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - _LAYER_W / 2, _Y_LAYER - _LAYER_H / 2),
+                _LAYER_W,
+                _LAYER_H,
+                boxstyle="round,pad=0.04",
+                fc=color(GATE_COLORS[name], name),
+                ec=color("k", name),
+                lw=2.4 if emphasis and name in shown else 1.2,
+                zorder=3,
+            )
+        )
+        ax.text(x, _Y_LAYER, text, ha="center", va="center", fontsize=13, color=color("k", name))
+        ax.text(*symbol_xy, symbol, ha="right", va="center", fontsize=13, color=color("k", name))
+        if labels:
+            ax.text(
+                x,
+                _Y_LAYER - _LAYER_H / 2 - 0.12,
+                GATE_NAMES[name],
+                ha="center",
+                va="top",
+                fontsize=8.5,
+                style="italic",
+                color=color("k", name),
+                zorder=4,
+                bbox=dict(fc=_BACKGROUND, ec="none", pad=0.5),
+            )
+
+    def node(xy, text, part):
+        ax.add_patch(
+            Circle(xy, _NODE_R, fc="white", ec=color("k", part), lw=width(1.3, part), zorder=3)
+        )
+        ax.text(*xy, text, ha="center", va="center", fontsize=15, color=color("k", part), zorder=4)
+
+    # The cell's outline.
+    ax.add_patch(
+        FancyBboxPatch(
+            (0, 0),
+            _WIDTH,
+            6,
+            boxstyle="round,pad=0.1",
+            fc=_BACKGROUND,
+            ec="#888888",
+            lw=1.0,
+            zorder=0,
+        )
+    )
+
+    # The cell state: straight across the top, touched only by the forget product and the sum.
+    yc, yb, r = _Y_CELL, _Y_BUS, _NODE_R
+    xf, xi, xg, xo, xout = (_X[k] for k in ("f", "i", "g", "o", "out"))
+    ax.plot(
+        [-1.4, _END - 0.45], [yc, yc], color=color("#333333", "c"), lw=width(3.2, "c"), zorder=1
+    )
+    wire([(_END - 0.55, yc), (_END, yc)], "c", lw=2.0)
+    node((xf, yc), r"$\times$", "f")
+    node((xg, yc), r"$+$", "c")
+    ax.text(-1.5, yc, r"$c_{t-1}$", ha="right", va="center", fontsize=14, color=color("k", "c"))
+    ax.text(_END + 0.1, yc, r"$c_t$", ha="left", va="center", fontsize=14, color=color("k", "c"))
+
+    # The inputs: h_{t-1} from the left and x_t from below join into one bus.
+    ax.plot([-1.4, xo], [yb, yb], color="k", lw=1.6, solid_capstyle="round", zorder=1)
+    wire([(1.0, -0.85), (1.0, yb)], None, arrow=False)
+    ax.add_patch(Circle((1.0, yb), 0.06, color="k", zorder=2))
+    ax.text(-1.5, yb, r"$h_{t-1}$", ha="right", va="center", fontsize=14)
+    ax.text(1.0, -0.95, r"$x_t$", ha="center", va="top", fontsize=14)
+    for name in ("f", "i", "g", "o"):
+        wire([(_X[name], yb), (_X[name], _Y_LAYER - _LAYER_H / 2 - 0.04)], name)
+
+    # The four layers, each computing from [h_{t-1}, x_t].
+    top = _Y_LAYER + _LAYER_H / 2 + 0.04
+    layer("f", r"$\sigma$", r"$f_t$", (xf - 0.12, 3.7))
+    layer("i", r"$\sigma$", r"$i_t$", (xi - 0.12, 3.1))
+    layer("g", r"$\tanh$", r"$g_t$", (xg - 0.12, 3.05))
+    layer("o", r"$\sigma$", r"$o_t$", ((xo + xout) / 2 + 0.35, 2.5))
+    # Forget: f multiplies the old cell state.
+    wire([(xf, top), (xf, yc - r)], "f")
+    # Write: i * g is added to the cell state.
+    wire([(xi, top), (xi, _Y_WRITE), (xg - r, _Y_WRITE)], "i")
+    wire([(xg, top), (xg, _Y_WRITE - r)], "g")
+    node((xg, _Y_WRITE), r"$\times$", "i")
+    wire([(xg, _Y_WRITE + r), (xg, yc - r)], "i")
+    # Output: o times tanh of the new cell state.
+    y_tanh = 3.85
+    ax.add_patch(
+        FancyBboxPatch(
+            (xout - 0.42, y_tanh - 0.22),
+            0.84,
+            0.44,
+            boxstyle="round,pad=0.06",
+            fc="white",
+            ec=color("k", "h"),
+            lw=width(1.1, "h"),
+            zorder=3,
+        )
+    )
+    ax.text(xout, y_tanh, r"$\tanh$", ha="center", va="center", fontsize=11, color=color("k", "h"))
+    wire([(xout, yc), (xout, y_tanh + 0.29)], "h")
+    wire([(xout, y_tanh - 0.29), (xout, _Y_LAYER + r)], "h")
+    wire([(xo + _LAYER_W / 2 + 0.04, _Y_LAYER), (xout - r, _Y_LAYER)], "o")
+    node((xout, _Y_LAYER), r"$\times$", "o")
+    ax.add_patch(Circle((xout, yc), 0.07, color=color("k", "h"), zorder=2))
+    wire([(xout, _Y_LAYER - r), (xout, yb), (_END, yb)], "h")
+    ax.text(_END + 0.1, yb, r"$h_t$", ha="left", va="center", fontsize=14, color=color("k", "h"))
+
+    for key, text in (values or {}).items():
+        (x, y), ha = _VALUE_SPOTS[key]
+        ax.text(
+            x,
+            y,
+            text,
+            ha=ha,
+            va="center",
+            fontsize=9.5,
+            color="#08306b",
+            zorder=5,
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#6baed6", lw=0.8),
+        )
+
+    if title:
+        ax.set_title(title, fontsize=12)
+    ax.set_xlim(-2.6, _END + 1.1)
+    ax.set_ylim(-1.5, 6.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
