@@ -79,6 +79,39 @@ def make_lstm_problem(rng):
     return make
 
 
+class GRUProblem(NamedTuple):
+    """float64 inputs and parameters of the NumPy GRU (``lstmlib.scratch.gru``)."""
+
+    x: np.ndarray  # (T, B, I)
+    h0: np.ndarray  # (B, H)
+    Wx: np.ndarray  # (I, 3H), gate blocks r, z, n
+    Wh: np.ndarray  # (H, 3H)
+    bx: np.ndarray  # (3H,)
+    bh: np.ndarray  # (3H,)
+
+
+@pytest.fixture
+def make_gru_problem(rng):
+    """Factory: ``make_gru_problem(T, B, I, H)`` gives a random float64 ``GRUProblem``.
+
+    As for the LSTM, the scales keep the gates' pre-activations of order one. Both
+    biases are non-zero: the reset gate multiplies ``bh``'s n block but not ``bx``'s,
+    so a GRU that merged them would show up.
+    """
+
+    def make(T=4, B=3, I=5, H=6):
+        return GRUProblem(
+            x=rng.normal(size=(T, B, I)),
+            h0=rng.normal(scale=0.5, size=(B, H)),
+            Wx=rng.normal(scale=1 / np.sqrt(I), size=(I, 3 * H)),
+            Wh=rng.normal(scale=1 / np.sqrt(H), size=(H, 3 * H)),
+            bx=rng.normal(scale=0.5, size=3 * H),
+            bh=rng.normal(scale=0.5, size=3 * H),
+        )
+
+    return make
+
+
 @pytest.fixture(
     params=[
         "cpu",

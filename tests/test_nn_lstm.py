@@ -514,8 +514,6 @@ def test_empty_sequence_is_rejected():
 
 
 def test_constructor_rejects_unsupported_and_bad_arguments():
-    with pytest.raises(NotImplementedError, match="bidirectional"):
-        LSTM(I, H, bidirectional=True)
     with pytest.raises(NotImplementedError, match="proj_size"):
         LSTM(I, H, proj_size=2)
     with pytest.raises(ValueError, match="num_layers must be at least 1, got 0"):

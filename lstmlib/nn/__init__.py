@@ -7,19 +7,39 @@ Conventions (the same for every model in this package):
   ``state_dict``s load both ways and the modules are drop-in replacements;
 - weights are stored ``(out_features, in_features)`` and multiply as ``x @ W.T``
   (the NumPy reference in ``lstmlib.scratch`` uses ``x @ Wx`` with ``Wx = W.T``);
-- one step is a plain function (``rnn_step``, ``lstm_step``); the cell module
-  applies it once, the layer module applies it along the sequence, layer by layer;
+- one step is a plain function (``rnn_step``, ``lstm_step``, ``gru_step``); the cell
+  module applies it once, the layer module applies it along the sequence, layer by
+  layer;
 - everything the forward pass creates (such as a zero initial state) lives on the
   input's device and dtype; wrong shapes or dtypes raise errors from
   ``lstmlib.shapes`` that name the expected and the received shape.
 
-Modules: ``RNN``/``RNNCell`` (``rnn.py``); ``LSTM``/``LSTMCell`` (``lstm.py``, which
-also takes variable-length batches, as ``lengths=`` or a ``PackedSequence``, and a
-``forget_bias`` initialisation) and ``record_gates``, a context manager that records
-an LSTM's gates and states at every step for plotting.
+Modules: ``RNN``/``RNNCell`` (``rnn.py``); ``LSTM``/``LSTMCell`` (``lstm.py``, with a
+``forget_bias`` initialisation) and ``GRU``/``GRUCell`` (``gru.py``). ``LSTM`` and
+``GRU`` also take variable-length batches (as ``lengths=`` or a ``PackedSequence``)
+and ``bidirectional=True``; what they share is in ``_recurrent.py``, including
+``record_gates``, a context manager that records their gates and states at every
+step for plotting. ``ConvLSTM``/``ConvLSTMCell`` (``convlstm.py``): the convolutional
+LSTM of Shi et al. (2015), over image sequences ``(B, T, C, H, W)``.
 """
 
+from lstmlib.nn.convlstm import ConvLSTM, ConvLSTMCell, convlstm_step
+from lstmlib.nn.gru import GRU, GRUCell, gru_step
 from lstmlib.nn.lstm import LSTM, LSTMCell, lstm_step, record_gates
 from lstmlib.nn.rnn import RNN, RNNCell, rnn_step
 
-__all__ = ["LSTM", "LSTMCell", "RNN", "RNNCell", "lstm_step", "record_gates", "rnn_step"]
+__all__ = [
+    "ConvLSTM",
+    "ConvLSTMCell",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
+    "convlstm_step",
+    "gru_step",
+    "lstm_step",
+    "record_gates",
+    "rnn_step",
+]
