@@ -102,7 +102,7 @@ EXPLAINED = [
     ("missing_tanh", "test_rnn_step_forward", "h has wrong values"),
     ("transposed_wh", "test_rnn_step_backward", "has wrong values"),
     ("not_accumulated", "test_rnn_backward", "dWx has wrong values"),
-    ("calls_reference", "test_rnn_step_forward", "calls lstmlib.scratch.rnn_step_forward"),
+    ("calls_reference", "test_rnn_step_forward", "calls lstmlib.scratch.rnn.rnn_step_forward"),
     ("infinite_loop", "test_rnn_step_backward", "did not finish within"),
     ("kills_kernel", "test_rnn_backward", "kernel died"),
     ("patches_numpy", "test_rnn_forward", "changes `np.allclose`"),

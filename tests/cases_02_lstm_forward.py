@@ -71,5 +71,5 @@ EXPLAINED = [
     ("forget_gate_tanh", "test_lstm_gates", "gate f (cache[6]) has wrong values"),
     ("output_without_tanh", "test_lstm_hidden", "h has wrong values"),
     ("cell_state_not_carried", "test_lstm_forward", "h has wrong values"),
-    ("calls_reference", "test_lstm_forward", "calls lstmlib.scratch.lstm_forward"),
+    ("calls_reference", "test_lstm_forward", "calls lstmlib.scratch.lstm.lstm_forward"),
 ]

@@ -10,7 +10,7 @@ which output is wrong and how: its shape, or the worst entry and the expected
 value there. The test cells call the student's functions through
 ``run_answer``, which turns a ``NotImplementedError`` or a crash into such a
 message and refuses answers that call the course's own reference
-implementation in ``lstmlib.scratch``.
+implementation in ``lstmlib.scratch`` or ``lstmlib.nn``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ _unravel_index = np.unravel_index
 _float64 = np.float64
 
 _LSTMLIB = Path(__file__).resolve().parent.parent
-_REFERENCE_DIR = str(_LSTMLIB / "scratch")
+# The reference implementations an answer must not call: NumPy and PyTorch alike.
+_REFERENCE_DIRS = (str(_LSTMLIB / "scratch"), str(_LSTMLIB / "nn"))
 _GRADING_DIR = str(_LSTMLIB / "grading")
 
 
@@ -94,28 +95,35 @@ def check_tuple(name, result, length, description):
 
 def _calls_reference(frame) -> bool:
     """Is ``frame`` a reference function called from outside lstmlib?"""
-    if not frame.f_code.co_filename.startswith(_REFERENCE_DIR):
+    if not frame.f_code.co_filename.startswith(_REFERENCE_DIRS):
         return False
     caller = frame.f_back
     caller_file = caller.f_code.co_filename if caller is not None else ""
     # Reference functions calling each other, or the checks' own stand-ins, are fine.
-    return not caller_file.startswith((_REFERENCE_DIR, _GRADING_DIR))
+    return not caller_file.startswith((*_REFERENCE_DIRS, _GRADING_DIR))
+
+
+def _qualified_name(frame) -> str:
+    """``lstmlib.scratch.rnn.rnn_step_forward`` for a frame of that function."""
+    module = Path(frame.f_code.co_filename).relative_to(_LSTMLIB.parent).with_suffix("")
+    return ".".join(module.parts) + "." + frame.f_code.co_name
 
 
 def run_answer(function, *args, **kwargs):
     """Call a student's ``function`` and return its result.
 
     Raises ``GradingError`` (with the function's name) if it is not implemented
-    yet, if it raises, or if it calls a function of ``lstmlib.scratch`` itself:
+    yet, if it raises, or if it calls a function of ``lstmlib.scratch`` or ``lstmlib.nn``:
     the reference implementation is what the answer is compared with, so an
     answer that calls it earns nothing.
     """
-    name = getattr(function, "__name__", "your function")
+    # A module (or other callable object) is named by its class: "ConvLSTMCell.forward".
+    name = getattr(function, "__name__", None) or f"{type(function).__name__}.forward"
     used = []
 
     def spy(frame, event, arg):
         if event == "call" and not used and _calls_reference(frame):
-            used.append(frame.f_code.co_name)
+            used.append(_qualified_name(frame))
 
     previous = sys.getprofile()
     sys.setprofile(spy)
@@ -133,7 +141,7 @@ def run_answer(function, *args, **kwargs):
         sys.setprofile(previous)
     if used:
         raise GradingError(
-            f"{name} calls lstmlib.scratch.{used[0]}, the course's reference implementation. "
+            f"{name} calls {used[0]}, the course's reference implementation. "
             "This part asks for your own code, so it earns no points."
         )
     return result

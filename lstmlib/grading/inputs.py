@@ -44,3 +44,33 @@ def lstm_sequence_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: in
     """Random ``(x, h0, c0, Wx, Wh, b)``: x: (T, B, I), the rest as in ``lstm_step_inputs``."""
     _, h0, c0, Wx, Wh, b = lstm_step_inputs(rng, B, I, H)
     return (rng.normal(size=(T, B, I)), h0, c0, Wx, Wh, b)
+
+
+def load_convlstm_weights(cell, weight_ih, weight_hh, bias):
+    """Copy ConvLSTM weights into a student's cell (its ``conv_x`` and ``conv_h`` layers).
+
+    Args:
+        cell: the student's module, with ``conv_x = nn.Conv2d(C_in, 4 C_hid, k)`` (with
+            bias) and ``conv_h = nn.Conv2d(C_hid, 4 C_hid, k, bias=False)``.
+        weight_ih: (4 C_hid, C_in, k, k), weight_hh: (4 C_hid, C_hid, k, k), bias: (4 C_hid,)
+            tensors in the gate order i, f, g, o.
+    """
+    import torch
+
+    from lstmlib.grading.checks import GradingError
+
+    for name in ("conv_x", "conv_h"):
+        if not isinstance(getattr(cell, name, None), torch.nn.Conv2d):
+            raise GradingError(f"The cell needs an attribute {name} that is an nn.Conv2d.")
+    targets = [(cell.conv_x.weight, weight_ih), (cell.conv_h.weight, weight_hh)]
+    if cell.conv_x.bias is None:
+        raise GradingError("conv_x needs a bias (the gates' bias b lives there).")
+    targets.append((cell.conv_x.bias, bias))
+    with torch.no_grad():
+        for parameter, value in targets:
+            if tuple(parameter.shape) != tuple(value.shape):
+                raise GradingError(
+                    f"A weight of shape {tuple(value.shape)} does not fit the cell's parameter "
+                    f"of shape {tuple(parameter.shape)}."
+                )
+            parameter.copy_(value)
