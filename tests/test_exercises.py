@@ -15,6 +15,7 @@ from html import escape as html_escape
 import cases_01_rnn
 import cases_02_lstm_forward
 import cases_03_lstm_backward
+import cases_04_gru
 import cases_06_convlstm
 import nbformat
 import pytest
@@ -22,7 +23,13 @@ from nbgrader_harness import REPO, auto_scores, nbgrader, release, submit
 
 pytestmark = pytest.mark.slow
 
-EXERCISES = [cases_01_rnn, cases_02_lstm_forward, cases_03_lstm_backward, cases_06_convlstm]
+EXERCISES = [
+    cases_01_rnn,
+    cases_02_lstm_forward,
+    cases_03_lstm_backward,
+    cases_04_gru,
+    cases_06_convlstm,
+]
 
 
 @pytest.fixture(scope="module", params=EXERCISES, ids=lambda cases: cases.ASSIGNMENT)

@@ -74,3 +74,16 @@ def load_convlstm_weights(cell, weight_ih, weight_hh, bias):
                     f"of shape {tuple(parameter.shape)}."
                 )
             parameter.copy_(value)
+
+
+def gru_step_inputs(rng: np.random.Generator, B: int, I: int, H: int):
+    """Random ``(x, h_prev, Wx, Wh, bx, bh)``: x: (B, I), h_prev: (B, H), Wx: (I, 3H),
+    Wh: (H, 3H), bx, bh: (3H,) in the gate order r, z, n."""
+    return (
+        rng.normal(size=(B, I)),
+        rng.normal(size=(B, H)),
+        rng.normal(size=(I, 3 * H)) / np.sqrt(I),
+        rng.normal(size=(H, 3 * H)) / np.sqrt(H),
+        rng.normal(size=3 * H),
+        rng.normal(size=3 * H),
+    )
