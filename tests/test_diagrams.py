@@ -40,3 +40,17 @@ def test_unknown_names_are_refused(bad):
 
 def test_parts_name_the_gates_and_paths():
     assert set("figo") <= set(PARTS) and {"c", "h"} <= set(PARTS)
+
+
+def test_gru_cell_writes_values_highlights_gates_and_refuses_unknown_names():
+    from lstmlib.diagrams import GRU_PARTS, draw_gru_cell
+
+    assert set(GRU_PARTS) == {"h", "r", "z", "n"}
+    ax = draw_gru_cell(values={"z": "0.731", "h": "0.332"}, title="GRU")
+    assert {"0.731", "0.332", "GRU"} <= texts(ax) | {ax.get_title()}
+    full, update, reset = (draw_gru_cell(highlight=h) for h in (None, ["z"], ["r"]))
+    assert colors(update) != colors(full) and colors(update) != colors(reset)
+    for bad in ({"highlight": ["f"]}, {"values": {"c": "1"}}):
+        with pytest.raises(ValueError, match="unknown"):
+            draw_gru_cell(**bad)
+    plt.close("all")
