@@ -16,6 +16,7 @@ import cases_01_rnn
 import cases_02_lstm_forward
 import cases_03_lstm_backward
 import cases_04_gru
+import cases_05_bilstm
 import cases_06_convlstm
 import nbformat
 import pytest
@@ -28,6 +29,7 @@ EXERCISES = [
     cases_02_lstm_forward,
     cases_03_lstm_backward,
     cases_04_gru,
+    cases_05_bilstm,
     cases_06_convlstm,
 ]
 
