@@ -8,7 +8,9 @@ source of hidden tests in the feedback. ``nbgrader_config.py`` swaps in:
 
 - ``ResilientExecute``: after a cell kills or hangs the kernel, that cell gets an
   error explaining why, a fresh kernel replays the cells before it, and grading
-  goes on; output beyond ``max_output_chars`` per cell is dropped while it runs.
+  goes on; output beyond ``max_output_chars`` per cell is dropped while it runs; a
+  test cell whose source has a line ``# cell timeout: N s`` (one that trains a model)
+  gets N seconds instead of the default.
 - ``FlagTampering``: if an answer cell modifies numpy, torch, lstmlib or Python's
   builtins, every autograded test fails with a message saying so.
 - ``HideHiddenTests`` (feedback): removes hidden tests' source and reduces their
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
@@ -30,6 +33,11 @@ from traitlets import Integer
 
 def _error(ename: str, message: str):
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+# A test cell that trains a model may need more than the default time. It says so in its
+# source, which nbgrader restores from the gradebook, so students cannot change it.
+TIMEOUT_MARK = re.compile(r"^# cell timeout: (\d+) s$", re.MULTILINE)
 
 
 class ResilientExecute(Execute):
@@ -57,6 +65,12 @@ class ResilientExecute(Execute):
         cell.outputs.append(_error("CellFailed", reason + " Grading went on with a fresh kernel."))
         self._restart_and_replay(index)
         return cell, self.resources
+
+    def _get_timeout(self, cell):
+        mark = TIMEOUT_MARK.search(cell.source) if cell is not None else None
+        if mark and utils.is_grade(cell) and not utils.is_solution(cell):
+            return int(mark.group(1))
+        return super()._get_timeout(cell)
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
