@@ -9,7 +9,7 @@ broken and cheating submissions that test the grading machinery itself.
 from __future__ import annotations
 
 import nbformat
-from nbgrader_harness import cell, edit, solved
+from nbgrader_harness import cell, edit, score_without, solved
 
 ASSIGNMENT = "01-rnn"
 NOTEBOOK = "01-rnn"
@@ -21,10 +21,6 @@ POINTS = {
     "test_gradient_norm_by_lag": 2,
 }
 FULL = sum(POINTS.values())
-
-
-def full_minus(*failed_tests):
-    return FULL - sum(POINTS[test] for test in failed_tests)
 
 
 TANH = "np.tanh(x @ Wx + h_prev @ Wh + b)"
@@ -57,33 +53,33 @@ def make_submissions(released, solution):
         "untouched": (released, 0),
         "missing_tanh": (
             missing_tanh,
-            full_minus("test_rnn_step_forward"),
+            score_without(POINTS, "test_rnn_step_forward"),
         ),
         "transposed_wh": (
             transposed,
-            full_minus("test_rnn_step_forward", "test_rnn_step_backward"),
+            score_without(POINTS, "test_rnn_step_forward", "test_rnn_step_backward"),
         ),
-        "not_accumulated": (not_accumulated, full_minus("test_rnn_backward")),
+        "not_accumulated": (not_accumulated, score_without(POINTS, "test_rnn_backward")),
         "deleted_test": (deleted_test, FULL),
         "infinite_loop": (
             edit(good, "rnn_step_backward", "    da = ", loop + "    da = "),
-            full_minus("test_rnn_step_backward"),
+            score_without(POINTS, "test_rnn_step_backward"),
         ),
         "prints_forever": (
             edit(good, "rnn_step_forward", "    h = np.tanh", spam + "    h = np.tanh"),
-            full_minus("test_rnn_step_forward"),
+            score_without(POINTS, "test_rnn_step_forward"),
         ),
         "syntax_error": (
             edit(good, "rnn_forward", "for x_t in x:", "for x_t in x"),
-            full_minus("test_rnn_forward"),
+            score_without(POINTS, "test_rnn_forward"),
         ),
         "kills_kernel": (
             edit(good, "rnn_backward", "    T = len(cache)", kill + "    T = len(cache)"),
-            full_minus("test_rnn_backward"),
+            score_without(POINTS, "test_rnn_backward"),
         ),
         "calls_reference": (
             edit(good, "rnn_step_forward", "    return h, cache", use_reference),
-            full_minus("test_rnn_step_forward"),
+            score_without(POINTS, "test_rnn_step_forward"),
         ),
         # Wrong code plus patched comparisons: the patch must not turn the failure into points.
         "patches_numpy": (

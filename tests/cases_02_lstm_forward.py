@@ -6,17 +6,13 @@ call), sequence 2 (graded with the reference step standing in for the student's)
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, solved
+from nbgrader_harness import edit, score_without, solved
 
 ASSIGNMENT = "02-lstm-forward"
 NOTEBOOK = "02-lstm-forward"
 POINTS = {"test_lstm_gates": 2, "test_lstm_cell": 1, "test_lstm_hidden": 1, "test_lstm_forward": 2}
 FULL = sum(POINTS.values())
 STEP = ("test_lstm_gates", "test_lstm_cell", "test_lstm_hidden")
-
-
-def full_minus(*failed_tests):
-    return FULL - sum(POINTS[test] for test in failed_tests)
 
 
 def make_submissions(released, solution):
@@ -32,15 +28,15 @@ def make_submissions(released, solution):
         "solution": (good, FULL),
         "untouched": (released, 0),
         # i and f read each other's block: every gate-dependent output is wrong.
-        "gate_order_swapped": (swapped, full_minus(*STEP)),
+        "gate_order_swapped": (swapped, score_without(POINTS, *STEP)),
         "forget_gate_tanh": (
             edit(good, "lstm_step_forward", "f = sigmoid(a[:, H", "f = np.tanh(a[:, H"),
-            full_minus(*STEP),
+            score_without(POINTS, *STEP),
         ),
         # Gates and c are right; only h misses the squashing of c.
         "output_without_tanh": (
             edit(good, "lstm_step_forward", "h = o * np.tanh(c)", "h = o * c"),
-            full_minus("test_lstm_hidden"),
+            score_without(POINTS, "test_lstm_hidden"),
         ),
         "cell_state_not_carried": (
             edit(
@@ -49,7 +45,7 @@ def make_submissions(released, solution):
                 "lstm_step_forward(x_t, h_t, c_t,",
                 "lstm_step_forward(x_t, h_t, c0,",
             ),
-            full_minus("test_lstm_forward"),
+            score_without(POINTS, "test_lstm_forward"),
         ),
         "calls_reference": (
             edit(
@@ -59,7 +55,7 @@ def make_submissions(released, solution):
                 "    from lstmlib.scratch import lstm_forward as ref\n"
                 "    return ref(x, h0, c0, Wx, Wh, b)",
             ),
-            full_minus("test_lstm_forward"),
+            score_without(POINTS, "test_lstm_forward"),
         ),
     }
 

@@ -7,7 +7,7 @@ step standing in for the student's).
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, solved
+from nbgrader_harness import edit, score_without, solved
 
 ASSIGNMENT = "03-lstm-backward"
 NOTEBOOK = "03-lstm-backward"
@@ -19,10 +19,6 @@ POINTS = {
 }
 FULL = sum(POINTS.values())
 THROUGH_GATES = ("test_lstm_step_backward_inputs", "test_lstm_step_backward_weights")
-
-
-def full_minus(*failed_tests):
-    return FULL - sum(POINTS[test] for test in failed_tests)
 
 
 def make_submissions(released, solution):
@@ -40,7 +36,7 @@ def make_submissions(released, solution):
                 "dc_prev = dc_total * f",
                 "dc_prev = np.zeros_like(c_prev)",
             ),
-            full_minus("test_lstm_step_backward_dc_prev"),
+            score_without(POINTS, "test_lstm_step_backward_dc_prev"),
         ),
         # Blocks of da in the order i, f, o, g: every gradient through the gates is wrong.
         "gate_order_swapped": (
@@ -50,12 +46,12 @@ def make_submissions(released, solution):
                 gates_in_order,
                 "[di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g**2)]",
             ),
-            full_minus(*THROUGH_GATES),
+            score_without(POINTS, *THROUGH_GATES),
         ),
         # Differentiates the forget gate as if it were a tanh.
         "forget_gate_tanh": (
             edit(good, "lstm_step_backward", "df * f * (1 - f)", "df * (1 - f**2)"),
-            full_minus(*THROUGH_GATES),
+            score_without(POINTS, *THROUGH_GATES),
         ),
         # BPTT that drops the cell-state gradient between steps.
         "dc_not_carried": (
@@ -65,7 +61,7 @@ def make_submissions(released, solution):
                 "dh[t] + dh_next, dc_next, cache[t]",
                 "dh[t] + dh_next, 0 * dc_next, cache[t]",
             ),
-            full_minus("test_lstm_backward"),
+            score_without(POINTS, "test_lstm_backward"),
         ),
     }
 

@@ -7,7 +7,7 @@ reference cache).
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, solved
+from nbgrader_harness import edit, score_without, solved
 
 ASSIGNMENT = "04-gru"
 NOTEBOOK = "04-gru"
@@ -19,10 +19,6 @@ POINTS = {
     "test_gru_backward_weights": 2,
 }
 FULL = sum(POINTS.values())
-
-
-def full_minus(*failed_tests):
-    return FULL - sum(POINTS[test] for test in failed_tests)
 
 
 def make_submissions(released, solution):
@@ -39,7 +35,10 @@ def make_submissions(released, solution):
         "untouched": (released, 0),
         # The reset gate applied before the recurrent bias (the original Cho et al. variant,
         # not PyTorch's): gates right, candidate and output wrong.
-        "reset_before_bias": (cho_variant, full_minus("test_gru_candidate", "test_gru_hidden")),
+        "reset_before_bias": (
+            cho_variant,
+            score_without(POINTS, "test_gru_candidate", "test_gru_hidden"),
+        ),
         # Update gate interpolating the wrong way round: only h is wrong.
         "update_gate_swapped": (
             edit(
@@ -48,19 +47,19 @@ def make_submissions(released, solution):
                 "h = (1 - z) * n + z * h_prev",
                 "h = z * n + (1 - z) * h_prev",
             ),
-            full_minus("test_gru_hidden"),
+            score_without(POINTS, "test_gru_hidden"),
         ),
         # Forgets the direct path from h to h_prev: dh_prev wrong, weights right.
         "no_direct_path": (
             edit(
                 good, "gru_step_backward", "dh_prev = dh * z + dah @ Wh.T", "dh_prev = dah @ Wh.T"
             ),
-            full_minus("test_gru_backward_inputs"),
+            score_without(POINTS, "test_gru_backward_inputs"),
         ),
         # Treats the two biases as one: dbh gets dax's n block.
         "one_bias_gradient": (
             edit(good, "gru_step_backward", "dbh = dah.sum(axis=0)", "dbh = dax.sum(axis=0)"),
-            full_minus("test_gru_backward_weights"),
+            score_without(POINTS, "test_gru_backward_weights"),
         ),
     }
 

@@ -6,7 +6,7 @@ the reference reverse_padded standing in), a trained tagger reaching 90% held-ou
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, solved
+from nbgrader_harness import edit, score_without, solved
 
 ASSIGNMENT = "05-bilstm"
 NOTEBOOK = "05-bilstm"
@@ -17,10 +17,6 @@ POINTS = {
     "test_word_end_tagger": 2,
 }
 FULL = sum(POINTS.values())
-
-
-def full_minus(*failed_tests):
-    return FULL - sum(POINTS[test] for test in failed_tests)
 
 
 def make_submissions(released, solution):
@@ -41,12 +37,12 @@ def make_submissions(released, solution):
         # Reverses the padded array as a whole: the padding comes first.
         "reverses_padding_too": (
             edit(good, "reverse_padded", loop, "    out = x[::-1].copy()"),
-            full_minus("test_reverse_padded"),
+            score_without(POINTS, "test_reverse_padded"),
         ),
         # Leaves the backward half in reversed order.
         "backward_not_reversed_back": (
             edit(good, "bidirectional_forward", "reverse_padded(h_bwd, lengths)", "h_bwd"),
-            full_minus("test_bidirectional_equal", "test_bidirectional_lengths"),
+            score_without(POINTS, "test_bidirectional_equal", "test_bidirectional_lengths"),
         ),
         # Keeps what the forward network computed over the padding.
         "padding_not_zeroed": (
@@ -56,10 +52,10 @@ def make_submissions(released, solution):
                 "    h[steps >= np.asarray(lengths)[None, :]] = 0.0\n",
                 "",
             ),
-            full_minus("test_bidirectional_lengths"),
+            score_without(POINTS, "test_bidirectional_lengths"),
         ),
         # A one-directional tagger of the same size: about 86%, below the 90% required.
-        "one_directional_tagger": (one_way, full_minus("test_word_end_tagger")),
+        "one_directional_tagger": (one_way, score_without(POINTS, "test_word_end_tagger")),
     }
 
 

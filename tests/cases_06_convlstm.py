@@ -6,7 +6,7 @@ larger kernels vs lstmlib.nn.convlstm.ConvLSTMCell 2.
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, solved
+from nbgrader_harness import edit, score_without, solved
 
 ASSIGNMENT = "06-convlstm"
 NOTEBOOK = "06-convlstm"
@@ -18,10 +18,6 @@ POINTS = {
 }
 FULL = sum(POINTS.values())
 CELL = "convlstm_cell"
-
-
-def full_minus(*failed_tests):
-    return FULL - sum(POINTS[test] for test in failed_tests)
 
 
 def make_submissions(released, solution):
@@ -38,15 +34,15 @@ def make_submissions(released, solution):
         # Without padding the image shrinks: only a 1x1 kernel still works.
         "no_padding": (
             edit(good, CELL, "padding = kernel_size // 2", "padding = 0"),
-            full_minus("test_convlstm_shapes", "test_convlstm_kernel"),
+            score_without(POINTS, "test_convlstm_shapes", "test_convlstm_kernel"),
         ),
         "gate_order_swapped": (
             edit(good, CELL, "i, f, g, o = a.chunk(4, dim=1)", "i, f, o, g = a.chunk(4, dim=1)"),
-            full_minus("test_convlstm_one_by_one", "test_convlstm_kernel"),
+            score_without(POINTS, "test_convlstm_one_by_one", "test_convlstm_kernel"),
         ),
         "ignores_hidden_state": (
             edit(good, CELL, "a = self.conv_x(x) + self.conv_h(h_prev)", "a = self.conv_x(x)"),
-            full_minus("test_convlstm_one_by_one", "test_convlstm_kernel"),
+            score_without(POINTS, "test_convlstm_one_by_one", "test_convlstm_kernel"),
         ),
         # Builds the layers itself but runs the course's step function.
         "calls_reference": (
@@ -56,7 +52,9 @@ def make_submissions(released, solution):
                 "        c = f * c_prev + i * g\n        h = o * torch.tanh(c)",
                 use_reference,
             ),
-            full_minus("test_convlstm_shapes", "test_convlstm_one_by_one", "test_convlstm_kernel"),
+            score_without(
+                POINTS, "test_convlstm_shapes", "test_convlstm_one_by_one", "test_convlstm_kernel"
+            ),
         ),
     }
 

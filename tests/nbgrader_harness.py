@@ -78,6 +78,11 @@ def edit(nb, grade_id: str, old: str, new: str):
     return nb
 
 
+def score_without(points: dict[str, float], *failed_tests: str) -> float:
+    """The full score of an exercise's test cells (``points``) less those a submission fails."""
+    return sum(points.values()) - sum(points[test] for test in failed_tests)
+
+
 def submit(root: Path, assignment: str, student: str, nb_or_text, name: str):
     """Place one submission where `nbgrader autograde` looks for it."""
     folder = root / "submitted" / student / assignment
