@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from lstmlib.nn import RNN, RNNCell
+from lstmlib.nn import RNN, RNNCell, record_gates
 from lstmlib.shapes import ShapeError
 
 F64 = torch.float64
@@ -207,3 +208,235 @@ def test_constructor_rejects_bad_arguments():
         RNNCell(I, H, nonlinearity="gelu")
     with pytest.raises(ValueError, match="num_layers must be at least 1, got 0"):
         RNN(I, H, num_layers=0)
+
+
+# --- shared with LSTM and GRU: lengths, packing, bidirectional, dropout, recording ----
+
+LENGTHS = [3, 4]  # any order; max(LENGTHS) == L
+
+
+def randn(*shape, device="cpu", seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g, dtype=F64).to(device)
+
+
+def linear_loss(*tensors):
+    """A random linear function of the tensors: its gradient reaches every path."""
+    return sum(
+        (t * randn(*t.shape, device=t.device, seed=10 + k)).sum() for k, t in enumerate(tensors)
+    )
+
+
+def padded_input(device="cpu", batch_first=False, fill=0.0):
+    """(L, N, I) (or (N, L, I)) with ``fill`` past each sequence's length."""
+    x = randn(L, N, I, device=device)
+    steps = torch.arange(L, device=device)[:, None]
+    x = x.masked_fill((steps >= torch.tensor(LENGTHS, device=device))[..., None], fill)
+    return x.transpose(0, 1).contiguous() if batch_first else x
+
+
+def assert_all_close(actual, expected):
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected, strict=True):
+        assert_close(a, e)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("enforce_sorted", [False, True])
+def test_packed_input_matches_torch(device, bidirectional, nonlinearity, enforce_sorted):
+    D = 2 if bidirectional else 1
+    ours, ref = make_pair(
+        device, num_layers=2, bidirectional=bidirectional, nonlinearity=nonlinearity
+    )
+    x, lengths = padded_input(device), LENGTHS
+    if enforce_sorted:  # torch then wants the batch sorted longest first
+        order = sorted(range(N), key=lambda b: -LENGTHS[b])
+        x, lengths = x[:, order], [LENGTHS[b] for b in order]
+    h0 = randn(D * 2, N, H, device=device, seed=2)
+    results = []
+    for model in (ours, ref):
+        xg, hg = x.clone().requires_grad_(), h0.clone().requires_grad_()
+        out, h_n = model(pack_padded_sequence(xg, lengths, enforce_sorted=enforce_sorted), hg)
+        inputs = [xg, hg, *model.parameters()]
+        results.append((out, h_n, torch.autograd.grad(linear_loss(out.data, h_n), inputs)))
+    (out, h_n, g), (ref_out, ref_h_n, ref_g) = results
+    assert isinstance(out, PackedSequence)
+    assert torch.equal(out.batch_sizes, ref_out.batch_sizes)
+    for name in ("sorted_indices", "unsorted_indices"):
+        ours_idx, ref_idx = getattr(out, name), getattr(ref_out, name)
+        assert (ours_idx is None) == (ref_idx is None)
+        assert ours_idx is None or torch.equal(ours_idx, ref_idx)
+    assert out.data.shape == (sum(LENGTHS), D * H)
+    assert_close(out.data, ref_out.data)
+    assert_close(h_n, ref_h_n)
+    assert_all_close(g, ref_g)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lengths_matches_packed_torch(device, batch_first, bidirectional):
+    # NaN padding: steps past a sequence's length must not touch its results or
+    # the gradients (torch's packed path never sees them).
+    D = 2 if bidirectional else 1
+    ours, ref = make_pair(
+        device, num_layers=2, batch_first=batch_first, bidirectional=bidirectional
+    )
+    x = padded_input(device, batch_first, fill=float("nan"))
+    h0 = randn(D * 2, N, H, device=device, seed=2)
+    lengths = torch.tensor(LENGTHS)
+    xg = x.clone().requires_grad_()
+    out, h_n = ours(xg, h0, lengths=lengths)
+    g = torch.autograd.grad(linear_loss(out, h_n), [xg, *ours.parameters()])
+
+    xr = x.nan_to_num(0.0).requires_grad_()
+    packed = pack_padded_sequence(xr, lengths, batch_first=batch_first, enforce_sorted=False)
+    ref_packed, ref_h_n = ref(packed, h0)
+    ref_out, _ = pad_packed_sequence(ref_packed, batch_first=batch_first)
+    ref_g = torch.autograd.grad(linear_loss(ref_out, ref_h_n), [xr, *ref.parameters()])
+    assert out.shape == ref_out.shape  # max(LENGTHS) == L, so both are L long
+    assert_close(out, ref_out)  # including the zeros past each length
+    assert_close(h_n, ref_h_n)
+    assert_all_close(g, ref_g)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_bidirectional_matches_torch(device, num_layers, batch_first, nonlinearity):
+    kwargs = dict(num_layers=num_layers, batch_first=batch_first, nonlinearity=nonlinearity)
+    ours, ref = make_pair(device, bidirectional=True, **kwargs)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, v.shape) for k, v in ref.state_dict().items()
+    ]
+    x = randn(*((N, L, I) if batch_first else (L, N, I)), device=device)
+    h0 = randn(2 * num_layers, N, H, device=device, seed=2)
+    results = []
+    for model in (ours, ref):
+        xg, hg = x.clone().requires_grad_(), h0.clone().requires_grad_()
+        out, h_n = model(xg, hg)
+        inputs = [xg, hg, *model.parameters()]
+        results.append((out, h_n, torch.autograd.grad(linear_loss(out, h_n), inputs)))
+    (out, h_n, g), (ref_out, ref_h_n, ref_g) = results
+    assert out.shape == ref_out.shape == ((N, L, 2 * H) if batch_first else (L, N, 2 * H))
+    assert_close(out, ref_out)
+    assert_close(h_n, ref_h_n)
+    assert_all_close(g, ref_g)
+    # Unbatched too.
+    x0, h00 = (x[0] if batch_first else x[:, 0]), h0[:, 0]
+    assert_all_close(ours(x0, h00), ref(x0, h00))
+
+
+def test_initialisation_is_torchs_when_bidirectional():
+    torch.manual_seed(0)
+    ours = RNN(I, H, num_layers=2, bidirectional=True)
+    torch.manual_seed(0)
+    ref = torch.nn.RNN(I, H, num_layers=2, bidirectional=True)
+    names = [name for name, _ in ref.named_parameters()]
+    assert [name for name, _ in ours.named_parameters()] == names
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_dropout_in_eval_mode_matches_torch(device):
+    ours, ref = make_pair(device, num_layers=3, dropout=0.5)
+    ours.eval(), ref.eval()
+    x = randn(L, N, I, device=device)
+    assert_all_close(ours(x), ref(x))
+
+
+def test_dropout_one_zeroes_the_input_of_the_second_layer():
+    ours, _ = make_pair("cpu", num_layers=2, dropout=1.0)
+    h0 = randn(2, N, H, seed=2)
+    out, h_n = ours.train()(randn(L, N, I), h0)
+    # Layer 1 sees zeros: a one-layer torch RNN with layer 1's weights, on zeros.
+    second = torch.nn.RNN(H, H, dtype=F64)
+    second.load_state_dict(
+        {k.replace("_l1", "_l0"): v for k, v in ours.state_dict().items() if k.endswith("_l1")}
+    )
+    ref_out, ref_h1 = second(torch.zeros(L, N, H, dtype=F64), h0[1:])
+    assert_close(out, ref_out)
+    assert_close(h_n[1:], ref_h1)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_dropout_in_train_mode_matches_torch_with_the_same_seed(bidirectional):
+    # torch's CPU RNN draws its masks with the call F.dropout makes, so the same
+    # seed gives the same masks.
+    ours, ref = make_pair("cpu", num_layers=3, dropout=0.5, bidirectional=bidirectional)
+    x = randn(L, N, I)
+    torch.manual_seed(5)
+    out = ours.train()(x)[0]
+    torch.manual_seed(5)
+    ref_out = ref.train()(x)[0]
+    assert_close(out, ref_out)
+    assert not torch.allclose(out, ours.eval()(x)[0])  # dropout did something
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_record_gates_records_h_like_torch(device, bidirectional):
+    ours, ref = make_pair(device, num_layers=2, bidirectional=bidirectional)
+    D = 2 if bidirectional else 1
+    x = randn(L, N, I, device=device)
+    with record_gates(ours) as record:
+        out, _ = ours(x)
+    ref_out, ref_h_n = ref(x)
+    assert len(record) == 2 * D
+    for k, rec in enumerate(record):
+        assert set(rec) == {"h"}
+        assert rec["h"].shape == (L, N, H) and not rec["h"].requires_grad
+        # In step order: the backward direction's final state is at step 0.
+        backward = bidirectional and k % 2 == 1
+        assert_close(rec["h"][0 if backward else -1], ref_h_n[k])
+    assert_close(torch.cat([r["h"] for r in record[-D:]], dim=-1), ref_out)
+    assert torch.equal(out, ours(x)[0])  # recording changes nothing
+
+
+def test_record_gates_with_lengths_zeroes_padding_and_cell_steps_match():
+    ours, _ = make_pair("cpu")
+    x = randn(L, N, I)
+    with record_gates(ours) as record:
+        _, h_n = ours(x, lengths=LENGTHS)
+    h = record[0]["h"]
+    assert_close(h[torch.tensor(LENGTHS) - 1, torch.arange(N)], h_n[0])
+    pad = torch.arange(L)[:, None] >= torch.tensor(LENGTHS)
+    assert h[pad].eq(0).all() and h[~pad].ne(0).all()
+    cell = RNNCell(I, H, dtype=F64)
+    cell.load_state_dict({k[:-3]: v for k, v in ours.state_dict().items()})
+    with record_gates(cell) as steps:
+        state = None
+        for t in range(L):
+            state = cell(x[t], state)
+    assert len(steps) == 1 and set(steps[0]) == {"h"}
+    assert_close(steps[0]["h"][~pad], h[~pad])
+
+
+def test_constructor_arguments_are_torchs_in_order():
+    # Positional, in torch.nn.RNN's order: num_layers, nonlinearity, bias,
+    # batch_first, dropout, bidirectional.
+    ours = RNN(I, H, 2, "relu", False, True, 0.25, True)
+    ref = torch.nn.RNN(I, H, 2, "relu", False, True, 0.25, True)
+    for name in ("num_layers", "nonlinearity", "bias", "batch_first", "dropout"):
+        assert getattr(ours, name) == getattr(ref, name), name
+    assert ours.bidirectional == ref.bidirectional is True
+    assert repr(ours) == "RNN(3, 5, num_layers=2, bias=False, batch_first=True, " + (
+        "dropout=0.25, bidirectional=True, nonlinearity='relu')"
+    )
+    cell = RNNCell(I, H, False, "relu")
+    assert (cell.bias, cell.nonlinearity) == (False, "relu")
+
+
+def test_wrong_lengths_and_dropout_are_rejected():
+    model = RNN(I, H, dtype=F64)
+    x = torch.zeros(L, N, I, dtype=F64)
+    with pytest.raises(ShapeError, match=r"lengths must be at most L=4"):
+        model(x, lengths=[5, 2])
+    with pytest.raises(ValueError, match="lengths must be at least 1"):
+        model(x, lengths=[0, 2])
+    with pytest.raises(ValueError, match="lengths= needs batched input"):
+        model(x[:, 0], lengths=[2])
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\], got 1.5"):
+        RNN(I, H, num_layers=2, dropout=1.5)
+    with pytest.warns(UserWarning, match="dropout acts between layers only") as warned:
+        RNN(I, H, dropout=0.5)
+    assert warned[0].filename == __file__  # points at the caller's line

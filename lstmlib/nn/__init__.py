@@ -15,12 +15,13 @@ Conventions (the same for every model in this package):
   ``lstmlib.shapes`` that name the expected and the received shape.
 
 Modules: ``RNN``/``RNNCell`` (``rnn.py``); ``LSTM``/``LSTMCell`` (``lstm.py``, with a
-``forget_bias`` initialisation) and ``GRU``/``GRUCell`` (``gru.py``). ``LSTM`` and
-``GRU`` also take variable-length batches (as ``lengths=`` or a ``PackedSequence``)
-and ``bidirectional=True``; what they share is in ``_recurrent.py``, including
-``record_gates``, a context manager that records their gates and states at every
-step for plotting. ``ConvLSTM``/``ConvLSTMCell`` (``convlstm.py``): the convolutional
-LSTM of Shi et al. (2015), over image sequences ``(B, T, C, H, W)``.
+``forget_bias`` initialisation) and ``GRU``/``GRUCell`` (``gru.py``). All three layers
+also take variable-length batches (as ``lengths=`` or a ``PackedSequence``),
+``bidirectional=True`` and ``dropout``; what they share is in ``_recurrent.py``,
+including ``record_gates``, a context manager that records their gates and states
+at every step for plotting (just ``"h"`` for the plain RNN).
+``ConvLSTM``/``ConvLSTMCell`` (``convlstm.py``): the convolutional LSTM of Shi et al.
+(2015), over image sequences ``(B, T, C, H, W)``.
 """
 
 from lstmlib.nn.convlstm import ConvLSTM, ConvLSTMCell, convlstm_step

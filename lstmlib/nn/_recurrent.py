@@ -1,7 +1,8 @@
-"""What the gated layers of ``lstmlib.nn`` (``LSTM``, ``GRU``) and their cells share.
+"""What the recurrent layers of ``lstmlib.nn`` (``RNN``, ``LSTM``, ``GRU``) and their
+cells share.
 
-Two gated layers differ only in their step; everything around it is the same and
-lives here, written once:
+The layers differ only in their step; everything around it is the same and lives
+here, written once:
 
 - ``RecurrentLayer``: ``torch.nn``'s constructor checks, parameters registered in
   torch's order (``weight_ih_l{k}``, ..., then ``..._reverse`` for the backward
@@ -36,10 +37,28 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from lstmlib.nn.rnn import _check_dtype, _parameter
-from lstmlib.shapes import ShapeError, check_shape
+from lstmlib.shapes import ShapeError, check_float, check_shape
 
 _PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _parameter(*shape, device=None, dtype=None):
+    """An uninitialised parameter; the module's ``reset_parameters`` fills it."""
+    return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype))
+
+
+def _check_dtype(name, tensor, weight):
+    check_float(name, tensor)
+    if tensor.dtype != weight.dtype:
+        raise TypeError(
+            f"{name} has dtype {tensor.dtype} but the parameters have {weight.dtype}; "
+            f"convert one of them, e.g. model.to({tensor.dtype})"
+        )
+
+
+def _blocks(module):
+    """How many ``H``-wide blocks the weights stack: ``BLOCKS``, else one per gate."""
+    return module.BLOCKS if module.BLOCKS is not None else len(module.GATES)
 
 
 def _check_dropout(dropout, num_layers):
@@ -51,7 +70,7 @@ def _check_dropout(dropout, num_layers):
         warnings.warn(
             "dropout acts between layers only (on every layer's output but the "
             f"last), so dropout={dropout} with num_layers=1 does nothing",
-            stacklevel=4,  # the user's call of LSTM(...) or GRU(...)
+            stacklevel=4,  # the user's call of RNN(...), LSTM(...) or GRU(...)
         )
     return float(dropout)
 
@@ -121,22 +140,26 @@ def reverse_padded(x, lengths=None):
 
 
 class RecurrentLayer(nn.Module):
-    """Base of ``LSTM`` and ``GRU``: a stack of ``num_layers`` layers, each one or
-    two directions, with ``torch.nn``'s API, parameters and initialisation.
+    """Base of ``RNN``, ``LSTM`` and ``GRU``: a stack of ``num_layers`` layers, each
+    one or two directions, with ``torch.nn``'s API, parameters and initialisation.
 
     A subclass defines:
 
-    - ``GATES``: the gate names, in the order of the weights' blocks;
+    - ``GATES``: the gate names, in the order of the weights' blocks (``()`` for
+      the plain RNN, which has no gates);
+    - ``BLOCKS``: the number ``G`` of ``H``-wide blocks stacked in the weights, if
+      not ``len(GATES)`` (the plain RNN: one block, no gates);
     - ``STATES``: the state names, ``"h"`` first (``("h", "c")`` for the LSTM);
     - ``_project(x, w_ih, b_ih, b_hh)``: the input's share of the pre-activations,
-      ``x: (L, N, I)`` to ``(L, N, len(GATES) * H)``;
+      ``x: (L, N, I)`` to ``(L, N, G * H)``;
     - ``_step(xw, state, w_hh_t, b_hh)``: one step from the input's share
-      ``xw: (N, len(GATES) * H)``, the state (a tuple in ``STATES``' order) and
+      ``xw: (N, G * H)``, the state (a tuple in ``STATES``' order) and
       ``w_hh_t = w_hh.T``, to ``(new state, gates)``;
     - ``forward`` (to document its ``hx``), which calls ``_forward``.
     """
 
     GATES: tuple[str, ...] = ()
+    BLOCKS: int | None = None
     STATES: tuple[str, ...] = ("h",)
 
     def __init__(
@@ -158,7 +181,7 @@ class RecurrentLayer(nn.Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bool(bidirectional)
         factory = {"device": device, "dtype": dtype}
-        G, H, D = len(self.GATES), hidden_size, self.num_directions
+        G, H, D = _blocks(self), hidden_size, self.num_directions
         # Registered in torch.nn's order (layer by layer, the forward direction's four
         # before the backward's), so that state_dict keys and reset_parameters'
         # random draws come out in the same order.
@@ -332,20 +355,21 @@ class RecurrentLayer(nn.Module):
 
 
 class RecurrentCell(nn.Module):
-    """Base of ``LSTMCell`` and ``GRUCell``: one step with ``torch.nn``'s API.
+    """Base of ``RNNCell``, ``LSTMCell`` and ``GRUCell``: one step with ``torch.nn``'s API.
 
-    A subclass defines ``GATES``, ``STATES`` (as for ``RecurrentLayer``) and
+    A subclass defines ``GATES``, ``BLOCKS``, ``STATES`` (as for ``RecurrentLayer``) and
     ``_cell_step(input, state) -> (new state, gates)`` on batched tensors.
     """
 
     GATES: tuple[str, ...] = ()
+    BLOCKS: int | None = None
     STATES: tuple[str, ...] = ("h",)
 
     def __init__(self, input_size, hidden_size, bias, device, dtype):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         factory = {"device": device, "dtype": dtype}
-        G, H = len(self.GATES), hidden_size
+        G, H = _blocks(self), hidden_size
         self.weight_ih = _parameter(G * H, input_size, **factory)
         self.weight_hh = _parameter(G * H, H, **factory)
         self.bias_ih = _parameter(G * H, **factory) if bias else None
@@ -395,7 +419,7 @@ def _one_of(names):
 
 @contextmanager
 def record_gates(module):
-    """Record the gates and states of an ``LSTM``, ``GRU`` or their cells for plotting.
+    """Record the gates and states of an ``RNN``, ``LSTM``, ``GRU`` or their cells.
 
     ``module`` is the layer or cell, or any module holding exactly one of them.
     Usage::
@@ -408,7 +432,8 @@ def record_gates(module):
     direction, in ``h_n``'s order (layer 0, or layer 0 forward then layer 0
     backward if bidirectional, then layer 1, ...), or one for a cell. The dicts hold
     detached tensors, each ``(L, N, H)``: the gates (``"i", "f", "g", "o"`` for an
-    LSTM, ``"r", "z", "n"`` for a GRU), the cell state ``"c"`` (LSTM) and ``"h"``;
+    LSTM, ``"r", "z", "n"`` for a GRU, none for a plain RNN), the cell state ``"c"``
+    (LSTM) and ``"h"``;
     time-major whatever ``batch_first`` is, in step order for the backward
     direction too, ``N = 1`` for unbatched input, zero past each sequence's length.
     Several forward passes inside the block are concatenated along time, so

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lstmlib.nn.rnn import _check_dtype, _parameter
+from lstmlib.nn._recurrent import _check_dtype, _parameter
 from lstmlib.shapes import ShapeError, check_shape
 
 
