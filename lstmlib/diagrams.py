@@ -49,6 +49,51 @@ _VALUE_SPOTS = {
 }
 
 
+def _prepare(ax, highlight, values, parts, spots):
+    """The axes to draw into and the parts drawn at full strength; checks every name."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5.2))
+    shown = set(parts if highlight is None else highlight)
+    unknown = shown - set(parts)
+    if unknown:
+        raise ValueError(f"highlight: unknown parts {sorted(unknown)}; choose from {parts}")
+    unknown_values = set(values or {}) - set(spots)
+    if unknown_values:
+        raise ValueError(f"values: unknown keys {sorted(unknown_values)}")
+    return ax, shown
+
+
+def _faded(base, full_strength):
+    """``base`` as an opaque colour, faded into the background unless at full strength."""
+    a = 1.0 if full_strength else _FAINT
+    pairs = zip(to_rgb(base), to_rgb(_BACKGROUND), strict=True)
+    return tuple(a * v + (1 - a) * w for v, w in pairs)
+
+
+def _finish(ax, values, spots, title):
+    """Write the values next to their wires, the title, and frame the cell."""
+    for key, text in (values or {}).items():
+        (x, y), ha = spots[key]
+        ax.text(
+            x,
+            y,
+            text,
+            ha=ha,
+            va="center",
+            fontsize=9.5,
+            color="#08306b",
+            zorder=5,
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#6baed6", lw=0.8),
+        )
+    if title:
+        ax.set_title(title, fontsize=12)
+    ax.set_xlim(-2.6, _END + 1.1)
+    ax.set_ylim(-1.5, 6.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
+
+
 def draw_lstm_cell(
     ax=None,
     highlight: Iterable[str] | None = None,
@@ -74,26 +119,12 @@ def draw_lstm_cell(
     Returns:
         The axes.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 5.2))
-    shown = set(PARTS if highlight is None else highlight)
-    unknown = shown - set(PARTS)
-    if unknown:
-        raise ValueError(f"highlight: unknown parts {sorted(unknown)}; choose from {PARTS}")
-    unknown_values = set(values or {}) - set(_VALUE_SPOTS)
-    if unknown_values:
-        raise ValueError(f"values: unknown keys {sorted(unknown_values)}")
+    ax, shown = _prepare(ax, highlight, values, PARTS, _VALUE_SPOTS)
 
     emphasis = highlight is not None
 
-    def alpha(part):
-        return 1.0 if part is None or part in shown else _FAINT
-
     def color(base, part):
-        """``base`` as an opaque colour, faded into the background for a faint part."""
-        a = alpha(part)
-        pairs = zip(to_rgb(base), to_rgb(_BACKGROUND), strict=True)
-        return tuple(a * v + (1 - a) * w for v, w in pairs)
+        return _faded(base, part is None or part in shown)
 
     def width(lw, part):
         return lw + (0.8 if emphasis and part in shown else 0.0)
@@ -228,27 +259,7 @@ def draw_lstm_cell(
     wire([(xout, _Y_LAYER - r), (xout, yb), (_END, yb)], "h")
     ax.text(_END + 0.1, yb, r"$h_t$", ha="left", va="center", fontsize=14, color=color("k", "h"))
 
-    for key, text in (values or {}).items():
-        (x, y), ha = _VALUE_SPOTS[key]
-        ax.text(
-            x,
-            y,
-            text,
-            ha=ha,
-            va="center",
-            fontsize=9.5,
-            color="#08306b",
-            zorder=5,
-            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#6baed6", lw=0.8),
-        )
-
-    if title:
-        ax.set_title(title, fontsize=12)
-    ax.set_xlim(-2.6, _END + 1.1)
-    ax.set_ylim(-1.5, 6.4)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    return ax
+    return _finish(ax, values, _VALUE_SPOTS, title)
 
 
 # --- The GRU cell -------------------------------------------------------------------------
@@ -319,22 +330,11 @@ def draw_gru_cell(
     Returns:
         The axes.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 5.2))
-    shown = set(GRU_PARTS if highlight is None else highlight)
-    unknown = shown - set(GRU_PARTS)
-    if unknown:
-        raise ValueError(f"highlight: unknown parts {sorted(unknown)}; choose from {GRU_PARTS}")
-    unknown_values = set(values or {}) - set(_GRU_VALUE_SPOTS)
-    if unknown_values:
-        raise ValueError(f"values: unknown keys {sorted(unknown_values)}")
+    ax, shown = _prepare(ax, highlight, values, GRU_PARTS, _GRU_VALUE_SPOTS)
     emphasis = highlight is not None
 
     def color(base, part):
-        """``base`` as an opaque colour, faded into the background for a faint part."""
-        a = 1.0 if part is None or part in shown else _FAINT
-        pairs = zip(to_rgb(base), to_rgb(_BACKGROUND), strict=True)
-        return tuple(a * v + (1 - a) * w for v, w in pairs)
+        return _faded(base, part is None or part in shown)
 
     def width(lw, part):
         return lw + (0.8 if emphasis and part in shown else 0.0)
@@ -479,24 +479,4 @@ def draw_gru_cell(
     arrow([(xout, ys), (xout, yb), (_END, yb)], "h")
     ax.text(_END + 0.1, yb, r"$h_t$", ha="left", va="center", fontsize=14, color=color("k", "h"))
 
-    for key, text in (values or {}).items():
-        (x, y), ha = _GRU_VALUE_SPOTS[key]
-        ax.text(
-            x,
-            y,
-            text,
-            ha=ha,
-            va="center",
-            fontsize=9.5,
-            color="#08306b",
-            zorder=5,
-            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#6baed6", lw=0.8),
-        )
-
-    if title:
-        ax.set_title(title, fontsize=12)
-    ax.set_xlim(-2.6, _END + 1.1)
-    ax.set_ylim(-1.5, 6.4)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    return ax
+    return _finish(ax, values, _GRU_VALUE_SPOTS, title)
