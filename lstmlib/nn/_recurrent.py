@@ -213,6 +213,33 @@ class RecurrentLayer(nn.Module):
 
     # --- forward: checks, then _run on time-major padded input -------------------
 
+    def forward(self, input, hx=None, lengths=None):
+        """For layers with one state (RNN, GRU); the LSTM overrides it for ``(h, c)``.
+
+        Args:
+            input: (L, N, I), or (N, L, I) if ``batch_first``, or (L, I) unbatched,
+                or a ``PackedSequence`` (``batch_first`` then plays no part).
+            hx: (D * num_layers, N, H), or (D * num_layers, H) unbatched
+                (``D = 2`` if bidirectional, else 1): every layer's and direction's
+                initial hidden state, in ``h_n``'s order, in the caller's batch
+                order (also for packed input); zeros if None.
+            lengths: (N,) tensor or list of sequence lengths in ``1..L``, any order,
+                for padded batched input. Steps past a sequence's length do not
+                affect its results: its output there is zero and its final state
+                is the one after its own last step (the backward direction starts
+                at that step and ends after the first).
+
+        Returns:
+            output: (L, N, D * H), or (N, L, D * H) if ``batch_first``, or
+                (L, D * H) unbatched, or a ``PackedSequence`` laid out like the
+                input: the last layer's hidden state at every step, the forward
+                direction's in ``[..., :H]``, the backward direction's in ``[..., H:]``.
+            h_n: (D * num_layers, N, H), or (D * num_layers, H) unbatched: every
+                layer's final hidden state, ordered layer 0 (forward, then backward
+                if bidirectional), layer 1, ...
+        """
+        return self._forward(input, hx, lengths)
+
     def _forward(self, input, hx, lengths):
         D = self.num_directions
         rows = "num_layers" if D == 1 else "2*num_layers"  # the states' first dimension
@@ -381,6 +408,18 @@ class RecurrentCell(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, input, hx=None):
+        """For cells with one state (RNN, GRU); the LSTM overrides it for ``(h, c)``.
+
+        Args:
+            input: (N, I), or (I,) unbatched.
+            hx: (N, H), or (H,) unbatched; zeros if None.
+
+        Returns:
+            (N, H), or (H,) unbatched: the new hidden state.
+        """
+        return self._forward(input, hx)
 
     def _forward(self, input, hx):
         sizes = {"I": self.input_size, "H": self.hidden_size}

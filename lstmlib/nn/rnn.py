@@ -71,17 +71,6 @@ class RNNCell(RecurrentCell):
         self.nonlinearity = nonlinearity
         self.reset_parameters()
 
-    def forward(self, input, hx=None):
-        """
-        Args:
-            input: (N, I), or (I,) unbatched.
-            hx: (N, H), or (H,) unbatched; zeros if None.
-
-        Returns:
-            (N, H), or (H,) unbatched: the new hidden state.
-        """
-        return self._forward(input, hx)
-
     def _cell_step(self, input, state):
         params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         h = rnn_step(input, *state, *params, nonlinearity=self.nonlinearity)
@@ -140,32 +129,6 @@ class RNN(RecurrentLayer):
         )
         self.nonlinearity = nonlinearity
         self.reset_parameters()
-
-    def forward(self, input, hx=None, lengths=None):
-        """
-        Args:
-            input: (L, N, I), or (N, L, I) if ``batch_first``, or (L, I) unbatched,
-                or a ``PackedSequence`` (``batch_first`` then plays no part).
-            hx: (D * num_layers, N, H), or (D * num_layers, H) unbatched
-                (``D = 2`` if bidirectional, else 1): every layer's and direction's
-                initial hidden state, in ``h_n``'s order, in the caller's batch
-                order (also for packed input); zeros if None.
-            lengths: (N,) tensor or list of sequence lengths in ``1..L``, any order,
-                for padded batched input. Steps past a sequence's length do not
-                affect its results: its output there is zero and its final state
-                is the one after its own last step (the backward direction starts
-                at that step and ends after the first).
-
-        Returns:
-            output: (L, N, D * H), or (N, L, D * H) if ``batch_first``, or
-                (L, D * H) unbatched, or a ``PackedSequence`` laid out like the
-                input: the last layer's hidden state at every step, the forward
-                direction's in ``[..., :H]``, the backward direction's in ``[..., H:]``.
-            h_n: (D * num_layers, N, H), or (D * num_layers, H) unbatched: every
-                layer's final hidden state, ordered layer 0 (forward, then backward
-                if bidirectional), layer 1, ...
-        """
-        return self._forward(input, hx, lengths)
 
     @staticmethod
     def _project(x, w_ih, b_ih, b_hh):
