@@ -294,25 +294,6 @@ def test_gru_step_gate_order_is_torchs():
 # --- parameters ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_state_dict_keys_and_shapes_are_torchs(bias):
-    ours = GRU(I, H, num_layers=3, bias=bias)
-    ref = torch.nn.GRU(I, H, num_layers=3, bias=bias)
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
-        (k, v.shape) for k, v in ref.state_dict().items()
-    ]
-
-
-def test_state_dict_loads_both_ways():
-    ours, ref = GRU(I, H, num_layers=2), torch.nn.GRU(I, H, num_layers=2)
-    x = torch.randn(L, N, I)
-    ours.load_state_dict(ref.state_dict())
-    torch.testing.assert_close(ours(x), ref(x))
-    ours.reset_parameters()
-    ref.load_state_dict(ours.state_dict())
-    torch.testing.assert_close(ref(x), ours(x))
-
-
 @pytest.mark.parametrize("cls", ["GRU", "GRUCell"])
 def test_initialisation_is_torchs(cls):
     ours_cls, ref_cls = {"GRU": (GRU, torch.nn.GRU), "GRUCell": (GRUCell, torch.nn.GRUCell)}[cls]
