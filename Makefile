@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # multi-GB CUDA build. With a GPU, install the torch you need into .venv first.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: book test lint exercises browser serve clean
+.PHONY: book test lint exercises browser sandbox serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 book: $(VENV)/.installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## test: install everything (Chromium too, for the browser test) and run the whole test suite
-test: $(VENV)/.installed browser
+## test: install everything (Chromium and bubblewrap too) and run the whole test suite
+test: $(VENV)/.installed browser sandbox
 	$(BIN)/python -m pytest -ra
 
 ## lint: ruff over the library, the tests and the notebooks
@@ -47,6 +47,12 @@ browser:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# Grading runs every student's kernel in a bubblewrap sandbox (Debian's bubblewrap).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "bubblewrap is missing: sudo apt-get install bubblewrap" >&2; exit 1; fi; }
 
 clean:
 	rm -rf _build .grading

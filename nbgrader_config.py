@@ -22,28 +22,39 @@ c.CourseDirectory.release_directory = str(HERE / "exercises")
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# A deleted test cell is put back and run, so deleting a test never hides a failure.
-c.OverwriteCells.add_missing_cells = True
+# lstmlib.grading.repair restores deleted cells itself, in place (nbgrader's own
+# add_missing_cells can crash on some deletions and leave the student ungraded).
+c.OverwriteCells.add_missing_cells = False
 
 # Grades are personal data: export them next to the gradebook, where git does not look.
 c.ExportPlugin.to = str(GRADING_ROOT / "grades.csv")
 
 # Every test cell finishes in well under a second; 15 s only bounds runaway code.
+# lstmlib.grading.execute bounds the whole notebook, its output and its kernel restarts.
 c.Execute.timeout = 15
 
-# See lstmlib/grading/autograde.py for why each replacement exists.
+# Student code runs in a sandboxed kernel that only computes; the judge, here in the
+# grading process, decides every test (see lstmlib/grading/ and the README's Grading).
+c.Autograde.sanitize_preprocessors = [
+    "lstmlib.grading.repair.RepairSubmission",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 c.Autograde.autograde_preprocessors = [
-    "lstmlib.grading.autograde.ResilientExecute",
+    "lstmlib.grading.execute.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "lstmlib.grading.autograde.FlagTampering",
+    "lstmlib.grading.judge.Judge",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "lstmlib.grading.autograde.HideHiddenTests",
+    "lstmlib.grading.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

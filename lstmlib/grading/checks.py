@@ -1,16 +1,15 @@
-"""Checks for the exercises' test cells: clear messages, and answers that are really the student's.
-
-The setup cell of every exercise imports this module before any answer cell
-runs, so the NumPy functions the checks use are bound here, once: an answer cell
-that later replaces ``np.allclose`` or ``np.abs`` changes nothing for the
-checks. (Replacing them is also flagged by ``lstmlib.grading.autograde``.)
+"""Checks for the exercises: clear messages, and answers that are really the student's.
 
 A failed check raises ``GradingError``, an ``AssertionError`` whose message says
-which output is wrong and how: its shape, or the worst entry and the expected
-value there. The test cells call the student's functions through
-``run_answer``, which turns a ``NotImplementedError`` or a crash into such a
-message and refuses answers that call the course's own reference
+which output is wrong and how: its shape, or the worst entry (and, where the
+case is not hidden, the expected value there). The student's functions are
+called through ``run_answer``, which turns a ``NotImplementedError`` or a crash
+into such a message and refuses answers that call the course's own reference
 implementation in ``lstmlib.scratch`` or ``lstmlib.nn``.
+
+These checks run in two places: in the student's kernel, on the visible example
+of each test, for quick feedback while they work; and in the judge
+(``lstmlib.grading.judge``), outside the kernel, where the grade is decided.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Bound at import, before any student code runs (see the module docstring).
+# Bound at import, before any student code runs: a later `np.abs = ...` changes nothing here.
 _asarray = np.asarray
 _abs = np.abs
 _isfinite = np.isfinite
@@ -49,7 +48,7 @@ def is_grading() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
-def check_array(name, got, expected, *, rtol=1e-6, atol=1e-8, hint=""):
+def check_array(name, got, expected, *, rtol=1e-6, atol=1e-8, hint="", reveal=True):
     """Check that ``got`` is an array equal to ``expected`` within tolerances.
 
     Args:
@@ -59,6 +58,7 @@ def check_array(name, got, expected, *, rtol=1e-6, atol=1e-8, hint=""):
         rtol, atol: an entry passes if ``|got - expected| <= atol + rtol * |expected|``.
         hint: a sentence added to the message when values are wrong (e.g. a
             common mistake that produces this error).
+        reveal: whether the message may quote the expected value (not for hidden cases).
     """
     expected = _asarray(expected, dtype=_float64)
     if not hasattr(got, "shape"):
@@ -79,9 +79,9 @@ def check_array(name, got, expected, *, rtol=1e-6, atol=1e-8, hint=""):
         worst = tuple(int(i) for i in _unravel_index(_argmax(excess), expected.shape))
         message = (
             f"{name} has wrong values: {int(bad.sum())} of {expected.size} entries are off. "
-            f"The worst is {name}{list(worst)}: got {got[worst]:.6g}, "
-            f"expected {expected[worst]:.6g}."
+            f"The worst is {name}{list(worst)}: got {got[worst]:.6g}"
         )
+        message += f", expected {expected[worst]:.6g}." if reveal else "."
         raise GradingError(f"{message} {hint}".strip())
 
 

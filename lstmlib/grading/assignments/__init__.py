@@ -1,0 +1,51 @@
+"""The graded tests of every exercise, one module per exercise.
+
+Each module lists its ``Test`` objects (``lstmlib.grading.spec``) in ``TESTS``; a
+test cell names its exercise and test, and ``find_test`` finds it. The modules are
+public, as the whole course is: what keeps the graded answers from being
+precomputed is the judge's secret, from which the hidden cases' seeds are drawn.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from lstmlib.grading.spec import Test
+
+MODULES = {
+    "01-rnn": "rnn",
+    "02-lstm-forward": "lstm_forward",
+    "03-lstm-backward": "lstm_backward",
+    "04-gru": "gru",
+    "05-bilstm": "bilstm",
+    "06-convlstm": "convlstm",
+}
+
+
+def _module(assignment: str):
+    if assignment not in MODULES:
+        return None
+    return importlib.import_module(f"{__name__}.{MODULES[assignment]}")
+
+
+def graded_tests(assignment: str) -> dict[str, Test]:
+    """The tests of ``assignment`` (e.g. ``"01-rnn"``) by test cell id; empty if unknown."""
+    module = _module(assignment)
+    return {test.name: test for test in module.TESTS} if module else {}
+
+
+def given_of(assignment: str) -> tuple[str, ...]:
+    """Reference functions the exercise gives its students (served in every cell)."""
+    return getattr(_module(assignment), "GIVEN", ())
+
+
+def library_of(assignment: str) -> tuple[str, ...]:
+    """Reference subpackages of lstmlib the students may use, e.g. ``("nn",)``."""
+    return getattr(_module(assignment), "LIBRARY", ())
+
+
+def find_test(assignment: str, name: str) -> Test:
+    tests = graded_tests(assignment)
+    if name not in tests:
+        raise KeyError(f"{assignment} has no graded test {name!r}")
+    return tests[name]

@@ -1,0 +1,345 @@
+"""A bubblewrap sandbox for the kernels that run students' notebooks.
+
+Each submission's kernel runs in its own sandbox (``bwrap``, Debian package
+``bubblewrap``), built fresh for that kernel:
+
+- an unprivileged user (a uid of its own when the grader runs as root);
+- its own PID, network, IPC and UTS namespaces and a new session: no network,
+  and no way to see or signal the grading process;
+- read-only: the Python runtime (``sys.prefix``, the base interpreter, the
+  installed packages) and the ``lstmlib`` package; nothing else of the machine.
+  The gradebook, ``solutions/``, ``tests/``, the grading secret and other
+  students' files are simply not there;
+- writable: a private tmpfs home holding a copy of the submission's folder
+  (the kernel's working directory), a tmpfs ``/tmp``, and the folder of the
+  kernel's IPC sockets, which the grader shares with it;
+- limits on memory, processes, file size and open files (``prlimit``).
+
+The kernel talks to the grader over Unix sockets in that shared folder (ZeroMQ's
+``ipc`` transport), so there is no TCP port to race for; and the grader's sockets
+refuse messages above ``MAX_MESSAGE_BYTES``, so a kernel cannot flood its memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import site
+import subprocess
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+from jupyter_client.manager import AsyncKernelManager
+
+import lstmlib
+
+# No single kernel message (an output, a reply) may be larger than this.
+MAX_MESSAGE_BYTES = 16 * 2**20
+HOME = "/home/student"
+WORKDIR = f"{HOME}/work"
+SUBMISSION = "/submission"
+
+
+class SandboxUnavailable(RuntimeError):
+    """Grading cannot be sandboxed here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed kernel."""
+
+    memory_bytes: int = 6 * 2**30  # address space; torch reserves a lot of it
+    processes: int = 512  # processes and threads of the sandbox's user
+    file_bytes: int = 64 * 2**20  # largest file it may write
+    open_files: int = 1024
+    tmpfs_bytes: int = 512 * 2**20  # each of its home and /tmp
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def _ancestors(paths) -> list[str]:
+    """Every proper ancestor folder of ``paths``, parents first."""
+    found = set()
+    for path in paths:
+        for parent in Path(path).parents:
+            if str(parent) != "/":
+                found.add(str(parent))
+    return sorted(found, key=lambda p: (p.count("/"), p))
+
+
+def runtime_paths() -> list[str]:
+    """Folders the kernel needs to read: Python, its packages, and lstmlib."""
+    # Not sys.path as a whole: run from the repository, it holds the repository itself.
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    candidates |= set(site.getsitepackages())
+    candidates.add(str(Path(lstmlib.__file__).resolve().parent))
+    candidates.add(str(Path(sys.executable).resolve().parent.parent))
+    existing = sorted(p for p in candidates if os.path.isdir(p))
+    # Drop folders inside another one in the list, and the system folders bound anyway.
+    kept = []
+    for path in existing:
+        if path.startswith(("/usr/", "/proc", "/dev", "/tmp")) or path == "/usr":
+            continue
+        if any(path.startswith(k.rstrip("/") + "/") for k in kept):
+            continue
+        kept.append(path)
+    return kept
+
+
+def sandbox_uid(key: str) -> int:
+    """An unprivileged uid of its own for each concurrent kernel (when we are root)."""
+    return 200_000 + zlib.crc32(key.encode()) % 100_000
+
+
+def bwrap_command(
+    command: list[str],
+    *,
+    submission: str,
+    channel: str,
+    env: dict[str, str],
+    limits: Limits,
+    uid: int | None,
+    oracle: str | None = None,
+    library: tuple[str, ...] = (),
+) -> list[str]:
+    """``command`` wrapped so that it runs in a fresh sandbox.
+
+    Args:
+        command: the kernel's command line (``python -m ipykernel_launcher -f ...``).
+        submission: the submission's folder, copied into the kernel's working directory.
+        channel: the folder shared read-write with the grader (sockets, connection file).
+        env: the kernel's whole environment.
+        limits: resource limits.
+        uid: with the grader running as root, the unprivileged uid to run as; None
+            when the grader is itself unprivileged (bwrap then maps it in a user
+            namespace).
+        oracle: the folder of the grader's reference socket, shared read-only.
+        library: lstmlib's reference subpackages (``"scratch"``, ``"nn"``) the kernel
+            may import; the others are replaced by ``lstmlib.grading.unavailable``.
+    """
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable("bwrap is not installed (Debian: apt-get install bubblewrap).")
+    runtime = runtime_paths()
+    args = [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        f"--nproc={limits.processes}",
+        f"--fsize={limits.file_bytes}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
+        bwrap,
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--new-session",
+        "--die-with-parent",
+        "--hostname",
+        "sandbox",
+    ]
+    if uid is None:
+        args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    else:
+        # Root sets up the mounts; setpriv (below) then drops to the unprivileged uid.
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    # Folders that bwrap would otherwise create as root-only (0700).
+    for folder in _ancestors([*runtime, HOME]):
+        args += ["--perms", "0755", "--dir", folder]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        if os.path.islink(f"/{name}"):
+            args += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
+        elif os.path.isdir(f"/{name}"):
+            args += ["--ro-bind", f"/{name}", f"/{name}"]
+    for etc in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "alternatives"):
+        if os.path.exists(f"/etc/{etc}"):
+            args += ["--ro-bind", f"/etc/{etc}", f"/etc/{etc}"]
+    for path in runtime:
+        args += ["--ro-bind", path, path]
+    package = Path(lstmlib.__file__).resolve().parent
+    for hidden in sorted({"scratch", "nn"} - set(library)):
+        args += ["--ro-bind", str(package / "grading" / "unavailable"), str(package / hidden)]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--size", str(limits.tmpfs_bytes), "--perms", "0777", "--tmpfs", HOME]
+    args += ["--ro-bind", submission, SUBMISSION]
+    # After the tmpfs mounts: the channel may live under /tmp.
+    for folder in _ancestors([channel]):
+        args += ["--perms", "0755", "--dir", folder]
+    args += ["--bind", channel, channel]
+    if oracle is not None:
+        for folder in _ancestors([oracle]):
+            args += ["--perms", "0755", "--dir", folder]
+        args += ["--ro-bind", oracle, oracle]
+    args += ["--chdir", HOME, "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += ["--"]
+    if uid is not None:
+        args += [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ]
+    # The working directory: a private, writable copy of the submission's folder.
+    copy = f'mkdir -p {WORKDIR} && cp -r {SUBMISSION}/. {WORKDIR}/ && cd {WORKDIR} && exec "$@"'
+    return [*args, "/bin/sh", "-c", copy, "sandboxed-kernel", *command]
+
+
+def private_copy(folder: str, destination: str, uid: int | None) -> str:
+    """A copy of ``folder`` that the sandbox's user can read (symbolic links stay links)."""
+    shutil.copytree(folder, destination, symlinks=True)
+    if uid is not None:
+        for parent, dirs, files in os.walk(destination):
+            for name in [*dirs, *files]:
+                os.lchown(os.path.join(parent, name), uid, uid)
+        os.chown(destination, uid, uid)
+    return destination
+
+
+def kernel_env(extra: dict[str, str]) -> dict[str, str]:
+    """The whole environment of a sandboxed kernel: nothing of the grader's leaks in."""
+    env = {
+        "HOME": HOME,
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # Several kernels grade at once on few cores: one thread each.
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager that starts its kernel in a bubblewrap sandbox over IPC sockets.
+
+    Set ``channel`` (an empty folder for the sockets), ``submission`` (the folder
+    to copy in), ``kernel_environment`` and ``limits`` before starting it.
+    """
+
+    channel: str = ""
+    submission: str = ""
+    kernel_environment: dict[str, str] = {}
+    limits: Limits = Limits()
+
+    sandboxed: bool = True
+    oracle: str | None = None
+    library: tuple[str, ...] = ()
+
+    def prepare(
+        self,
+        *,
+        channel: str,
+        submission: str,
+        environment: dict,
+        limits: Limits,
+        sandboxed=True,
+        oracle: str | None = None,
+        library: tuple[str, ...] = (),
+    ):
+        self.sandboxed = sandboxed
+        self.oracle = oracle
+        self.library = library
+        self.channel = channel
+        self.submission = submission
+        self.kernel_environment = environment
+        self.limits = limits
+        self.transport = "ipc"
+        self.ip = os.path.join(channel, "kernel")
+        self.connection_file = os.path.join(channel, "kernel.json")
+        self._uid = sandbox_uid(channel) if os.geteuid() == 0 and sandboxed else None
+        if sandboxed:
+            self.submission = private_copy(
+                submission, os.path.join(channel, "submission"), self._uid
+            )
+        if self._uid is not None:
+            os.chown(channel, self._uid, self._uid)
+        # A message above this size makes ZeroMQ drop the connection instead of buffering it.
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.channel, "kernel.log")
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            return Path(self.log_path).read_bytes()[-n:].decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        if self._uid is not None:
+            os.chown(self.connection_file, self._uid, self._uid)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # The kernel's own stdout and stderr (not its cells' output) go to a log beside
+        # its sockets, which says why a kernel that does not start failed.
+        kw["stdin"] = subprocess.DEVNULL
+        kw["stdout"] = kw["stderr"] = open(self.log_path, "ab")  # noqa: SIM115
+        if not self.sandboxed:
+            kw["env"] = {
+                **os.environ,
+                **self.kernel_environment,
+                "HOME": os.environ.get("HOME", ""),
+            }
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            return
+        # The sandbox sets the working directory and the environment itself.
+        kw.pop("cwd", None)
+        kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        self.kernel_spec.interrupt_mode = "message"  # signals cannot cross the new session
+        command = bwrap_command(
+            kernel_cmd,
+            submission=self.submission,
+            channel=self.channel,
+            env=self.kernel_environment,
+            limits=self.limits,
+            uid=self._uid,
+            oracle=self.oracle,
+            library=self.library,
+        )
+        await super()._async_launch_kernel(command, **kw)
+
+
+def check_sandbox() -> None:
+    """Start a trivial sandbox once; raise ``SandboxUnavailable`` saying why it fails."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as channel, tempfile.TemporaryDirectory() as empty:
+        uid = sandbox_uid(channel) if os.geteuid() == 0 else None
+        sub = private_copy(empty, os.path.join(channel, "submission"), uid)
+        if uid is not None:
+            os.chown(channel, uid, uid)
+        try:
+            command = bwrap_command(
+                [sys.executable, "-c", "import lstmlib"],
+                submission=sub,
+                channel=channel,
+                env=kernel_env({}),
+                limits=Limits(),
+                uid=uid,
+            )
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SandboxUnavailable(f"the sandbox could not start: {error}") from None
+        if result.returncode != 0:
+            raise SandboxUnavailable(
+                f"the sandbox could not start (exit {result.returncode}): {result.stderr.strip()}"
+            )
