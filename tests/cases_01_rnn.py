@@ -9,7 +9,7 @@ broken and cheating submissions that test the grading machinery itself.
 from __future__ import annotations
 
 import nbformat
-from nbgrader_harness import cell, edit, score_without, solved
+from nbgrader_harness import cell, edit, honest_variants, score_without, solved
 
 ASSIGNMENT = "01-rnn"
 NOTEBOOK = "01-rnn"
@@ -50,6 +50,7 @@ def make_submissions(released, solution):
     missing_tanh = edit(good, "rnn_step_forward", TANH, NO_TANH)
     return {
         "solution": (good, FULL),
+        **honest_variants(good, FULL, answer="rnn_step_forward", warn_in="rnn_step_forward"),
         "untouched": (released, 0),
         "missing_tanh": (
             missing_tanh,
@@ -81,14 +82,15 @@ def make_submissions(released, solution):
             edit(good, "rnn_step_forward", "    return h, cache", use_reference),
             score_without(POINTS, "test_rnn_step_forward"),
         ),
-        # Wrong code plus patched comparisons: the patch must not turn the failure into points.
+        # Wrong code plus patched comparisons: the patch must not turn the failure into
+        # points (the judge compares outside the kernel), nor cost the right parts any.
         "patches_numpy": (
             edit(
                 edit(good, "rnn_step_forward", TANH, NO_TANH), "rnn_step_forward", "", patch_numpy
             ),
-            0,
+            score_without(POINTS, "test_rnn_step_forward"),
         ),
-        "patches_checks": (edit(good, "rnn_step_forward", "", patch_checks), 0),
+        "patches_checks": (edit(good, "rnn_step_forward", "", patch_checks), FULL),
     }
 
 
@@ -98,9 +100,8 @@ EXPLAINED = [
     ("missing_tanh", "test_rnn_step_forward", "h has wrong values"),
     ("transposed_wh", "test_rnn_step_backward", "has wrong values"),
     ("not_accumulated", "test_rnn_backward", "dWx has wrong values"),
-    ("calls_reference", "test_rnn_step_forward", "calls lstmlib.scratch.rnn.rnn_step_forward"),
+    ("calls_reference", "test_rnn_step_forward", "reference implementation is not available"),
     ("infinite_loop", "test_rnn_step_backward", "did not finish within"),
     ("kills_kernel", "test_rnn_backward", "kernel died"),
-    ("patches_numpy", "test_rnn_forward", "changes `np.allclose`"),
-    ("patches_checks", "test_rnn_step_forward", "changes `checks.check_array`"),
+    ("patches_numpy", "test_rnn_step_forward", "h has wrong values"),
 ]

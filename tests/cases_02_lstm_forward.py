@@ -6,7 +6,7 @@ call), sequence 2 (graded with the reference step standing in for the student's)
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, score_without, solved
+from nbgrader_harness import edit, honest_variants, score_without, solved
 
 ASSIGNMENT = "02-lstm-forward"
 NOTEBOOK = "02-lstm-forward"
@@ -26,6 +26,7 @@ def make_submissions(released, solution):
     )
     return {
         "solution": (good, FULL),
+        **honest_variants(good, FULL, answer="lstm_forward", warn_in="lstm_step_forward"),
         "untouched": (released, 0),
         # i and f read each other's block: every gate-dependent output is wrong.
         "gate_order_swapped": (swapped, score_without(POINTS, *STEP)),
@@ -67,5 +68,5 @@ EXPLAINED = [
     ("forget_gate_tanh", "test_lstm_gates", "gate f (cache[6]) has wrong values"),
     ("output_without_tanh", "test_lstm_hidden", "h has wrong values"),
     ("cell_state_not_carried", "test_lstm_forward", "h has wrong values"),
-    ("calls_reference", "test_lstm_forward", "calls lstmlib.scratch.lstm.lstm_forward"),
+    ("calls_reference", "test_lstm_forward", "reference implementation is not available"),
 ]

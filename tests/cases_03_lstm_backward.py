@@ -7,7 +7,8 @@ step standing in for the student's).
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, score_without, solved
+import nbformat
+from nbgrader_harness import cell, edit, honest_variants, score_without, solved
 
 ASSIGNMENT = "03-lstm-backward"
 NOTEBOOK = "03-lstm-backward"
@@ -21,12 +22,21 @@ FULL = sum(POINTS.values())
 THROUGH_GATES = ("test_lstm_step_backward_inputs", "test_lstm_step_backward_weights")
 
 
+def without(nb, grade_id):
+    nb = nbformat.from_dict(nb)
+    nb.cells.remove(cell(nb, grade_id))
+    return nb
+
+
 def make_submissions(released, solution):
     """Each case: (notebook, expected autograded score)."""
     good = solved(released, solution)
     gates_in_order = "[di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)]"
     return {
         "solution": (good, FULL),
+        **honest_variants(good, FULL, answer="lstm_step_backward", warn_in="lstm_backward"),
+        # Stock nbgrader crashes on this one (KeyError in add_missing_grade_cells).
+        "deletes_first_test": (without(good, "test_lstm_step_backward_dc_prev"), FULL),
         "untouched": (released, 0),
         # Forgets that c_prev receives gradient: only dc_prev is wrong.
         "missing_c_prev_gradient": (

@@ -7,7 +7,7 @@ reference cache).
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, score_without, solved
+from nbgrader_harness import edit, honest_variants, score_without, solved
 
 ASSIGNMENT = "04-gru"
 NOTEBOOK = "04-gru"
@@ -32,6 +32,7 @@ def make_submissions(released, solution):
     cho_variant = edit(cho_variant, "gru_step_forward", "r * ah_n)", "r * ah_n + bh[2 * H :])")
     return {
         "solution": (good, FULL),
+        **honest_variants(good, FULL, answer="gru_step_backward", warn_in="gru_step_forward"),
         "untouched": (released, 0),
         # The reset gate applied before the recurrent bias (the original Cho et al. variant,
         # not PyTorch's): gates right, candidate and output wrong.

@@ -6,7 +6,7 @@ the reference reverse_padded standing in), a trained tagger reaching 90% held-ou
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, score_without, solved
+from nbgrader_harness import edit, honest_variants, score_without, solved
 
 ASSIGNMENT = "05-bilstm"
 NOTEBOOK = "05-bilstm"
@@ -17,6 +17,7 @@ POINTS = {
     "test_word_end_tagger": 2,
 }
 FULL = sum(POINTS.values())
+CELL = "reverse_padded"
 
 
 def make_submissions(released, solution):
@@ -33,6 +34,10 @@ def make_submissions(released, solution):
     )
     return {
         "solution": (good, FULL),
+        # Training is the slow part here: one honest variant is enough.
+        "deletes_every_test": honest_variants(good, FULL, "reverse_padded", "reverse_padded")[
+            "deletes_every_test"
+        ],
         "untouched": (released, 0),
         # Reverses the padded array as a whole: the padding comes first.
         "reverses_padding_too": (

@@ -6,7 +6,7 @@ larger kernels vs lstmlib.nn.convlstm.ConvLSTMCell 2.
 
 from __future__ import annotations
 
-from nbgrader_harness import edit, score_without, solved
+from nbgrader_harness import edit, honest_variants, score_without, solved
 
 ASSIGNMENT = "06-convlstm"
 NOTEBOOK = "06-convlstm"
@@ -30,6 +30,27 @@ def make_submissions(released, solution):
     )
     return {
         "solution": (good, FULL),
+        **honest_variants(good, FULL, answer="convlstm_cell", warn_in="convlstm_cell"),
+        # Harmless settings of the library, and attributes set the long way round.
+        "library_settings": (
+            edit(
+                good,
+                CELL,
+                "",
+                "\n\ntorch.backends.cudnn.deterministic = True\n"
+                "torch.backends.cudnn.benchmark = False\ntorch.set_num_threads(1)\n",
+            ),
+            FULL,
+        ),
+        "setattr_in_own_module": (
+            edit(
+                good,
+                CELL,
+                "        self.hidden_channels = hidden_channels\n",
+                "        setattr(self, 'hidden_channels', hidden_channels)\n",
+            ),
+            FULL,
+        ),
         "untouched": (released, 0),
         # Without padding the image shrinks: only a 1x1 kernel still works.
         "no_padding": (
@@ -64,5 +85,5 @@ EXPLAINED = [
     ("untouched", "test_convlstm_layers", "ConvLSTMCell is not implemented yet"),
     ("no_padding", "test_convlstm_shapes", "ConvLSTMCell.forward raised RuntimeError"),
     ("gate_order_swapped", "test_convlstm_one_by_one", "has wrong values"),
-    ("calls_reference", "test_convlstm_kernel", "calls lstmlib.nn.convlstm.convlstm_step"),
+    ("calls_reference", "test_convlstm_kernel", "reference implementation is not available"),
 ]

@@ -7,6 +7,8 @@ the scores from nbgrader's own gradebook, and generate feedback.
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
 import subprocess
@@ -76,6 +78,56 @@ def edit(nb, grade_id: str, old: str, new: str):
     assert old in target.source, f"{old!r} not in cell {grade_id}"
     target.source = target.source.replace(old, new)
     return nb
+
+
+def test_cells(nb) -> list:
+    return [
+        c
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")
+    ]
+
+
+def honest_variants(good, full: float, answer: str, warn_in: str) -> dict:
+    """Honest notebooks that nbgrader alone mis-grades, each with the full score it deserves.
+
+    ``answer`` is the grade id of an answer cell to copy and move about; ``warn_in`` the
+    grade id of an answer cell whose code gets a line that warns on stderr.
+    """
+    deleted = nbformat.from_dict(good)
+    deleted.cells = [c for c in deleted.cells if c not in test_cells(deleted)]
+    duplicated = nbformat.from_dict(good)
+    original = cell(duplicated, answer)
+    # A copy-pasted cell: same metadata, and (as a text editor's copy has it) the same id.
+    duplicated.cells.insert(duplicated.cells.index(original), copy.deepcopy(original))
+    reordered = nbformat.from_dict(good)
+    moved = cell(reordered, answer)
+    reordered.cells.remove(moved)
+    reordered.cells.append(moved)  # the answer now comes after its test
+    pasted = nbformat.v4.new_notebook()
+    pasted.metadata = copy.deepcopy(good.metadata)
+    for original in good.cells:  # copied cell by cell into a fresh notebook: no metadata
+        make = (
+            nbformat.v4.new_code_cell
+            if original.cell_type == "code"
+            else nbformat.v4.new_markdown_cell
+        )
+        pasted.cells.append(make(original.source))
+    warns = edit(
+        good,
+        warn_in,
+        "",
+        "\n\nimport sys\nimport warnings\n\nwarnings.warn('a harmless warning')\n"
+        "print('a note on stderr', file=sys.stderr)\n",
+    )
+    return {
+        "deletes_every_test": (deleted, full),
+        # As JSON text: nbformat.write would give the copy a fresh id.
+        "duplicates_an_answer": (json.dumps(duplicated), full),
+        "moves_an_answer_below_its_test": (reordered, full),
+        "pasted_into_a_new_notebook": (pasted, full),
+        "warns_on_stderr": (warns, full),
+    }
 
 
 def score_without(points: dict[str, float], *failed_tests: str) -> float:

@@ -9,7 +9,6 @@ wrong, and compared with the scores nbgrader itself stored in its gradebook.
 
 from __future__ import annotations
 
-import re
 from html import escape as html_escape
 
 import cases_01_rnn
@@ -19,8 +18,12 @@ import cases_04_gru
 import cases_05_bilstm
 import cases_06_convlstm
 import nbformat
+import numpy as np
 import pytest
 from nbgrader_harness import REPO, auto_scores, nbgrader, release, submit
+
+from lstmlib.grading.assignments import graded_tests
+from lstmlib.grading.judge import grading_cases, load_secret
 
 pytestmark = pytest.mark.slow
 
@@ -119,24 +122,45 @@ def test_runaway_output_is_truncated(graded):
     assert notebook_path(graded, "autograded", "prints_forever").stat().st_size < 200_000
 
 
-def hidden_test_lines(solution):
-    lines = []
-    for c in solution.cells:
-        hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", c.source, re.S)
-        if hidden:
-            lines += [line.strip() for line in hidden.group(1).splitlines()]
-    return [line for line in lines if len(line) > 15]
+def hidden_expected_values(graded):
+    """How the hidden cases' expected values would read in a message: "expected 0.723514"."""
+    assignment = graded["cases"].ASSIGNMENT
+    secret = load_secret(graded["root"] / "grading-secret")
+    cases = grading_cases(assignment, secret)
+    texts = set()
+    for name, test in graded_tests(assignment).items():
+        if test.judge is not None or test.reveal_hidden:
+            continue
+        for case in cases[name]:
+            if case.hidden:
+                for value in test.expected(*test.arguments(case)).values():
+                    numbers = (f"{v:.6g}" for v in np.asarray(value, float).ravel())
+                    # Only numbers specific enough to tell a leak (not 0 or 1.5).
+                    texts |= {f"expected {n}" for n in numbers if len(n) >= 6}
+    return texts
 
 
-def test_feedback_never_shows_hidden_tests(graded):
+def test_feedback_never_shows_hidden_values_or_the_secret(graded):
     pages = list((graded["root"] / "feedback").rglob("*.html"))
     assert len(pages) >= len(graded["submissions"]), graded["feedback"].stderr
-    secret = hidden_test_lines(graded["solution"])
-    assert secret, "the solution notebook should have hidden tests"
+    secret = (graded["root"] / "grading-secret").read_text().strip()
+    hidden = hidden_expected_values(graded)
+    assert hidden, "the exercise should have hidden cases"
     for page in pages:
         html = page.read_text()
-        for line in secret:
-            assert line not in html and line.replace("'", "&#39;") not in html, (page, line)
+        assert secret not in html, page
+        leaked = [text for text in hidden if text in html]
+        assert not leaked, (page, leaked[:3])
+
+
+def test_regrading_gives_the_same_grades(graded):
+    # The hidden cases come from the course's secret, kept in the grading folder.
+    student = "solution"
+    again = nbgrader(
+        graded["root"], "autograde", graded["cases"].ASSIGNMENT, "--force", f"--student={student}"
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert auto_scores(graded["root"], graded["cases"].ASSIGNMENT) == graded["scores"]
 
 
 def test_feedback_tells_the_student_what_is_wrong(graded):

@@ -1,0 +1,146 @@
+"""The grading sandbox, tried from inside: what a student's code can reach and what it cannot.
+
+These tests fail (never skip) where bubblewrap is missing: grading needs it, and
+`make test` installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from lstmlib.grading import sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_sandboxed(tmp_path, code: str, library=(), **limits) -> dict:
+    """Run ``code`` in a fresh sandbox; it prints one JSON object, which is returned."""
+    submission = tmp_path / "submission"
+    submission.mkdir(exist_ok=True)
+    (submission / "data.txt").write_text("the student's own file")
+    channel = tmp_path / "channel"
+    channel.mkdir(exist_ok=True)
+    uid = sandbox.sandbox_uid(str(channel)) if os.geteuid() == 0 else None
+    copy = sandbox.private_copy(str(submission), str(channel / "copy"), uid)
+    if uid is not None:
+        os.chown(channel, uid, uid)
+    command = sandbox.bwrap_command(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        submission=copy,
+        channel=str(channel),
+        env=sandbox.kernel_env({}),
+        limits=sandbox.Limits(**limits),
+        uid=uid,
+        library=library,
+    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_bubblewrap_is_installed_and_starts():
+    assert sandbox.bwrap_path(), "bubblewrap is missing: `make test` installs it"
+    sandbox.check_sandbox()
+
+
+def test_the_kernel_runs_unprivileged_alone_and_offline(tmp_path):
+    seen = run_sandboxed(
+        tmp_path,
+        """
+        import json, os, socket
+        try:
+            socket.create_connection(("127.0.0.1", 22), timeout=2)
+            network = "connected"
+        except OSError as error:
+            network = type(error).__name__
+        print(json.dumps({
+            "uid": os.getuid(),
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "cwd": os.getcwd(),
+            "files": sorted(os.listdir(".")),
+            "network": network,
+        }))
+        """,
+    )
+    assert seen["uid"] != 0
+    assert max(seen["pids"]) < 10, "the grader's processes are visible"
+    assert seen["cwd"] == sandbox.WORKDIR and seen["files"] == ["data.txt"]
+    assert seen["network"] != "connected"
+
+
+def test_the_repository_and_the_reference_are_out_of_reach(tmp_path):
+    seen = run_sandboxed(
+        tmp_path,
+        f"""
+        import json, os, lstmlib
+        package = os.path.dirname(lstmlib.__file__)
+        outcome = {{}}
+        for name in ("scratch", "nn"):
+            try:
+                __import__("lstmlib." + name)
+                outcome[name] = "imported"
+            except ImportError as error:
+                outcome[name] = str(error)
+        outcome["repo"] = os.path.exists({str(REPO / "solutions")!r})
+        outcome["tests"] = os.path.exists({str(REPO / "tests")!r})
+        try:
+            open(os.path.join(package, "grading", "spec.py"), "a").write("# changed")
+            outcome["write"] = "written"
+        except OSError as error:
+            outcome["write"] = type(error).__name__
+        print(json.dumps(outcome))
+        """,
+    )
+    assert "not available while your notebook is graded" in seen["scratch"]
+    assert "not available" in seen["nn"]
+    assert seen["repo"] is False and seen["tests"] is False
+    assert seen["write"] in ("OSError", "PermissionError")
+
+
+def test_an_exercise_may_be_given_a_library(tmp_path):
+    seen = run_sandboxed(
+        tmp_path,
+        """
+        import json
+        from lstmlib.nn import LSTM
+        print(json.dumps({"nn": LSTM.__name__}))
+        """,
+        library=("nn",),
+    )
+    assert seen == {"nn": "LSTM"}
+
+
+def test_memory_and_processes_are_limited(tmp_path):
+    seen = run_sandboxed(
+        tmp_path,
+        """
+        import json, os
+        outcome = {}
+        try:
+            block = bytearray(3 * 2**30)
+            outcome["memory"] = "allocated"
+        except MemoryError:
+            outcome["memory"] = "MemoryError"
+        children = []
+        try:
+            for _ in range(200):
+                pid = os.fork()
+                if pid == 0:
+                    import time
+                    time.sleep(5)
+                    os._exit(0)
+                children.append(pid)
+            outcome["fork"] = "unlimited"
+        except OSError as error:
+            outcome["fork"] = type(error).__name__
+        print(json.dumps(outcome))
+        """,
+        memory_bytes=2 * 2**30,
+        processes=50,
+    )
+    assert seen == {"memory": "MemoryError", "fork": "BlockingIOError"}
