@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parent.parent
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.MULTILINE)
 
 
-def nbgrader(root: Path, *args: str, release_dir: Path | None = None):
+def nbgrader(root: Path, *args: str, release_dir: Path | None = None, env=None):
     """Run ``nbgrader ARGS`` from the repository root with the course's config,
-    but with all grading state under ``root``."""
-    env = dict(os.environ)
+    but with all grading state under ``root`` (and ``env`` added to the environment)."""
+    env = {**os.environ, **(env or {})}
     # nbgrader starts `alembic` from PATH: use the one installed beside this Python.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]

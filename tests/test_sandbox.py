@@ -13,6 +13,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import nbformat
+import pytest
+from cases_04_gru import POINTS as POINTS_04
+from nbgrader_harness import auto_scores, nbgrader, release, solved, submit
+
 from lstmlib.grading import sandbox
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,3 +149,26 @@ def test_memory_and_processes_are_limited(tmp_path):
         processes=50,
     )
     assert seen == {"memory": "MemoryError", "fork": "BlockingIOError"}
+
+
+@pytest.mark.slow
+def test_without_bubblewrap_grading_stops_unless_the_instructor_opts_out(tmp_path):
+    released = nbformat.read(release(tmp_path, "04-gru") / "04-gru.ipynb", as_version=4)
+    solution = nbformat.read(REPO / "solutions/04-gru/04-gru.ipynb", as_version=4)
+    submit(tmp_path, "04-gru", "student", solved(released, solution), "04-gru")
+    no_bwrap = {"PATH": str(Path(sys.executable).parent)}  # bwrap is in /usr/bin
+
+    refused = nbgrader(tmp_path, "autograde", "04-gru", env=no_bwrap)
+    assert "Not grading: bwrap is not installed" in refused.stdout + refused.stderr
+    assert auto_scores(tmp_path, "04-gru")["student"] == dict.fromkeys(POINTS_04, None)
+
+    opted_out = nbgrader(
+        tmp_path,
+        "autograde",
+        "04-gru",
+        "--force",
+        "--SandboxedExecute.unsandboxed=True",
+        env=no_bwrap,
+    )
+    assert opted_out.returncode == 0, opted_out.stderr[-2000:]
+    assert sum(auto_scores(tmp_path, "04-gru")["student"].values()) == sum(POINTS_04.values())

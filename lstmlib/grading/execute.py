@@ -94,7 +94,14 @@ class SandboxedExecute(Execute):
 
     def preprocess(self, nb, resources, km=None):
         if not self.unsandboxed:
-            sandbox.check_sandbox()
+            try:
+                sandbox.check_sandbox()
+            except sandbox.SandboxUnavailable as error:
+                raise sandbox.SandboxUnavailable(
+                    f"Not grading: {error} Student code must run in a sandbox; install "
+                    "bubblewrap (Debian: apt-get install bubblewrap), or, only for "
+                    "submissions you trust, pass --SandboxedExecute.unsandboxed=True."
+                ) from None
         notebook = resources["nbgrader"]["notebook"]
         cases = grading_cases(notebook, load_secret(log=self.log))
         resources.setdefault("lstm_course", {})["cases"] = cases

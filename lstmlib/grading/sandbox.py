@@ -318,9 +318,17 @@ class SandboxedKernelManager(AsyncKernelManager):
         await super()._async_launch_kernel(command, **kw)
 
 
+_checked = False
+
+
 def check_sandbox() -> None:
-    """Start a trivial sandbox once; raise ``SandboxUnavailable`` saying why it fails."""
+    """Start a trivial sandbox (once per process); raise ``SandboxUnavailable`` saying why
+    it fails."""
     import tempfile
+
+    global _checked
+    if _checked:
+        return
 
     with tempfile.TemporaryDirectory() as channel, tempfile.TemporaryDirectory() as empty:
         uid = sandbox_uid(channel) if os.geteuid() == 0 else None
@@ -343,3 +351,4 @@ def check_sandbox() -> None:
             raise SandboxUnavailable(
                 f"the sandbox could not start (exit {result.returncode}): {result.stderr.strip()}"
             )
+    _checked = True
