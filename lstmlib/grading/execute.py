@@ -24,6 +24,8 @@ import copy
 import json
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 import time
 
@@ -35,7 +37,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
 from lstmlib.grading import sandbox
-from lstmlib.grading.assignments import given_of, graded_tests, library_of
+from lstmlib.grading.assignments import given_of, graded_tests, judge_only_of, library_of
 from lstmlib.grading.judge import grading_cases, load_secret
 from lstmlib.grading.oracle import ORACLE_ENV, OracleServer
 from lstmlib.grading.spec import CASES_ENV, MIME
@@ -55,6 +57,11 @@ def _size(out) -> int:
     if out.output_type == "error":
         return len(out.get("evalue", "")) + sum(len(line) for line in out.get("traceback", []))
     return len(json.dumps(out.get("data", {}), default=str))
+
+
+# What reading a forged or corrupt kernel message raises (a bad signature, bad JSON, JSON
+# nested too deep): the kernel is then treated as one that died.
+KERNEL_MISBEHAVED = (ValueError, TypeError, KeyError, RecursionError, UnicodeError)
 
 
 class OutOfBudget(Exception):
@@ -110,11 +117,13 @@ class SandboxedExecute(Execute):
         self._failed_cells = set()
         self._restarts = 0
         self._stopped = None
-        self._notebook_output = self._cell_output = 0
+        self._notebook_output = self._cell_output = self._results_output = 0
+        self._running_test = False
         self._replaying = False
         self._tests = graded_tests(notebook)
         self._given = frozenset(given_of(notebook))
-        with tempfile.TemporaryDirectory(prefix="lstm-course-kernels-") as channels:
+        channels = tempfile.mkdtemp(prefix="lstm-course-kernels-")
+        try:
             os.chmod(channels, 0o755)
             self._channels = channels
             os.mkdir(oracle_dir := os.path.join(channels, "oracle"), 0o755)
@@ -123,6 +132,13 @@ class SandboxedExecute(Execute):
                 return super().preprocess(nb, resources, km)
             finally:
                 self._oracle.close()
+        finally:
+            # Sandboxed kernels cannot write here; an unsandboxed one could leave a tree too
+            # deep for shutil.rmtree, which rm removes.
+            try:
+                shutil.rmtree(channels)
+            except (OSError, RecursionError):
+                subprocess.run(["/bin/rm", "-rf", channels], check=False)
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
@@ -140,6 +156,7 @@ class SandboxedExecute(Execute):
             sandboxed=not self.unsandboxed,
             oracle=os.path.dirname(self._oracle.path),
             library=library_of(self.resources["nbgrader"]["notebook"]),
+            judge_only=judge_only_of(self.resources["nbgrader"]["notebook"]),
         )
         return km
 
@@ -171,6 +188,7 @@ class SandboxedExecute(Execute):
 
     def execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         self._allow_references(cell)
+        self._running_test = utils.is_grade(cell) and not utils.is_solution(cell)
         try:
             return super().execute_cell(cell, cell_index, execution_count, store_history)
         finally:
@@ -184,13 +202,16 @@ class SandboxedExecute(Execute):
         if self._stopped is not None:
             cell.outputs = [_error("NotRun", f"This cell was not run: {self._stopped}.")]
             return cell, self.resources
-        self._cell_output = 0
+        self._cell_output = self._results_output = 0
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             reason = "The kernel died while running this cell (e.g. os._exit, a crash, or memory)."
         except CellTimeoutError:
             reason = f"This cell did not finish within {self._get_timeout(cell)} s and was stopped."
+        except KERNEL_MISBEHAVED as error:
+            self.log.warning("Unreadable kernel message in cell %d: %r", index, error)
+            reason = "The kernel sent a message the grader could not read (forged or corrupt)."
         cell.outputs = [out for out in cell.outputs if out.output_type != "error"]
         try:
             self._restart_and_replay(index)
@@ -240,27 +261,33 @@ class SandboxedExecute(Execute):
                         continue
                     if time.monotonic() > self._deadline:
                         raise OutOfBudget(f"the notebook used up its {self.notebook_timeout} s")
-                    self._cell_output = 0
+                    self._cell_output = self._results_output = 0
                     self._replaying = True
                     try:
                         self.execute_cell(copy.deepcopy(earlier), index, store_history=False)
                     finally:
                         self._replaying = False
                 return
-            except (DeadKernelError, CellTimeoutError):
+            except (DeadKernelError, CellTimeoutError, *KERNEL_MISBEHAVED):
                 self._failed_cells.add(index)
 
     # --- output --------------------------------------------------------------------
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
-        is_results = msg["msg_type"] == "display_data" and MIME in content.get("data", {})
+        # Results count as results only in a test cell; elsewhere they are output like any.
+        is_results = (
+            self._running_test
+            and msg["msg_type"] == "display_data"
+            and MIME in content.get("data", {})
+        )
         out = super().output(outs, msg, None, cell_index)
         if out is None:
             return None
         size = _size(out)
         if is_results:
-            limit_ok = size <= self.max_results_bytes
+            self._results_output += size
+            limit_ok = self._results_output <= self.max_results_bytes
         else:
             self._cell_output += size
             if not self._replaying:  # replayed outputs are thrown away

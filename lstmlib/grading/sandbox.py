@@ -10,14 +10,16 @@ Each submission's kernel runs in its own sandbox (``bwrap``, Debian package
   installed packages) and the ``lstmlib`` package; nothing else of the machine.
   The gradebook, ``solutions/``, ``tests/``, the grading secret and other
   students' files are simply not there;
-- writable: a private tmpfs home holding a copy of the submission's folder
-  (the kernel's working directory), a tmpfs ``/tmp``, and the folder of the
-  kernel's IPC sockets, which the grader shares with it;
+- writable: only size-limited tmpfs, in memory: a private home holding a copy of
+  the submission's folder (the kernel's working directory), ``/tmp``, and
+  ``/ipc`` for the kernel's sockets; nothing on the grader's disk;
 - limits on memory, processes, file size and open files (``prlimit``).
 
-The kernel talks to the grader over Unix sockets in that shared folder (ZeroMQ's
-``ipc`` transport), so there is no TCP port to race for; and the grader's sockets
-refuse messages above ``MAX_MESSAGE_BYTES``, so a kernel cannot flood its memory.
+The kernel talks to the grader over Unix sockets (ZeroMQ's ``ipc`` transport), so
+there is no TCP port to race for. The kernel creates them in its own ``/ipc``;
+the grader reaches them through ``/proc/<pid>/root/ipc`` (the sandbox's root, seen
+from outside), with the pid bwrap reports. The grader's sockets refuse messages
+above ``MAX_MESSAGE_BYTES``, so a kernel cannot flood its memory.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ MAX_MESSAGE_BYTES = 16 * 2**20
 HOME = "/home/student"
 WORKDIR = f"{HOME}/work"
 SUBMISSION = "/submission"
+IPC = "/ipc"  # the kernel's sockets, inside the sandbox
 
 
 class SandboxUnavailable(RuntimeError):
@@ -53,9 +56,9 @@ class Limits:
 
     memory_bytes: int = 6 * 2**30  # address space; torch reserves a lot of it
     processes: int = 512  # processes and threads of the sandbox's user
-    file_bytes: int = 64 * 2**20  # largest file it may write
+    file_bytes: int = 16 * 2**20  # largest file it may write (its log included)
     open_files: int = 1024
-    tmpfs_bytes: int = 512 * 2**20  # each of its home and /tmp
+    tmpfs_bytes: int = 256 * 2**20  # each of its home and /tmp
 
 
 def bwrap_path() -> str | None:
@@ -106,13 +109,15 @@ def bwrap_command(
     uid: int | None,
     oracle: str | None = None,
     library: tuple[str, ...] = (),
+    judge_only: tuple[str, ...] = (),
+    info_fd: int | None = None,
 ) -> list[str]:
     """``command`` wrapped so that it runs in a fresh sandbox.
 
     Args:
         command: the kernel's command line (``python -m ipykernel_launcher -f ...``).
         submission: the submission's folder, copied into the kernel's working directory.
-        channel: the folder shared read-write with the grader (sockets, connection file).
+        channel: the grader's folder for this kernel (connection file), shared read-only.
         env: the kernel's whole environment.
         limits: resource limits.
         uid: with the grader running as root, the unprivileged uid to run as; None
@@ -121,6 +126,8 @@ def bwrap_command(
         oracle: the folder of the grader's reference socket, shared read-only.
         library: lstmlib's reference subpackages (``"scratch"``, ``"nn"``) the kernel
             may import; the others are replaced by ``lstmlib.grading.unavailable``.
+        judge_only: modules of ``lstmlib.grading.assignments`` to replace likewise.
+        info_fd: a file descriptor to which bwrap writes the sandbox's pid (JSON).
     """
     bwrap = bwrap_path()
     if bwrap is None:
@@ -145,6 +152,8 @@ def bwrap_command(
         "--hostname",
         "sandbox",
     ]
+    if info_fd is not None:
+        args += ["--info-fd", str(info_fd)]
     if uid is None:
         args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
     else:
@@ -165,8 +174,12 @@ def bwrap_command(
     for path in runtime:
         args += ["--ro-bind", path, path]
     package = Path(lstmlib.__file__).resolve().parent
+    unavailable = package / "grading" / "unavailable"
     for hidden in sorted({"scratch", "nn"} - set(library)):
-        args += ["--ro-bind", str(package / "grading" / "unavailable"), str(package / hidden)]
+        args += ["--ro-bind", str(unavailable), str(package / hidden)]
+    for module in judge_only:
+        target = package / "grading" / "assignments" / f"{module}.py"
+        args += ["--ro-bind", str(unavailable / "__init__.py"), str(target)]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     args += ["--size", str(limits.tmpfs_bytes), "--perms", "0777", "--tmpfs", HOME]
@@ -174,7 +187,8 @@ def bwrap_command(
     # After the tmpfs mounts: the channel may live under /tmp.
     for folder in _ancestors([channel]):
         args += ["--perms", "0755", "--dir", folder]
-    args += ["--bind", channel, channel]
+    args += ["--size", str(16 * 2**20), "--perms", "1777", "--tmpfs", IPC]
+    args += ["--ro-bind", channel, channel]
     if oracle is not None:
         for folder in _ancestors([oracle]):
             args += ["--perms", "0755", "--dir", folder]
@@ -196,6 +210,26 @@ def bwrap_command(
     # The working directory: a private, writable copy of the submission's folder.
     copy = f'mkdir -p {WORKDIR} && cp -r {SUBMISSION}/. {WORKDIR}/ && cd {WORKDIR} && exec "$@"'
     return [*args, "/bin/sh", "-c", copy, "sandboxed-kernel", *command]
+
+
+def _read_child_pid(fd: int, timeout: float = 30) -> int:
+    """The pid of the sandbox's first process, from bwrap's ``--info-fd`` JSON."""
+    import json
+    import select
+
+    data = b""
+    try:
+        while select.select([fd], [], [], timeout)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    try:
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError) as error:
+        raise SandboxUnavailable(f"bwrap did not report its sandbox ({error})") from None
 
 
 def private_copy(folder: str, destination: str, uid: int | None) -> str:
@@ -241,6 +275,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandboxed: bool = True
     oracle: str | None = None
     library: tuple[str, ...] = ()
+    judge_only: tuple[str, ...] = ()
 
     def prepare(
         self,
@@ -252,10 +287,12 @@ class SandboxedKernelManager(AsyncKernelManager):
         sandboxed=True,
         oracle: str | None = None,
         library: tuple[str, ...] = (),
+        judge_only: tuple[str, ...] = (),
     ):
         self.sandboxed = sandboxed
         self.oracle = oracle
         self.library = library
+        self.judge_only = judge_only
         self.channel = channel
         self.submission = submission
         self.kernel_environment = environment
@@ -268,8 +305,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.submission = private_copy(
                 submission, os.path.join(channel, "submission"), self._uid
             )
-        if self._uid is not None:
-            os.chown(channel, self._uid, self._uid)
+            os.chmod(channel, 0o755)  # readable, never writable, by the kernel
+            self.ip = f"{IPC}/kernel"  # as the kernel sees it; see _async_launch_kernel
         # A message above this size makes ZeroMQ drop the connection instead of buffering it.
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
 
@@ -305,6 +342,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw.pop("cwd", None)
         kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         self.kernel_spec.interrupt_mode = "message"  # signals cannot cross the new session
+        info_read, info_write = os.pipe()
         command = bwrap_command(
             kernel_cmd,
             submission=self.submission,
@@ -314,8 +352,17 @@ class SandboxedKernelManager(AsyncKernelManager):
             uid=self._uid,
             oracle=self.oracle,
             library=self.library,
+            judge_only=self.judge_only,
+            info_fd=info_write,
         )
-        await super()._async_launch_kernel(command, **kw)
+        kw["pass_fds"] = (info_write,)
+        try:
+            await super()._async_launch_kernel(command, **kw)
+        finally:
+            os.close(info_write)
+        pid = _read_child_pid(info_read)
+        # The kernel's sockets, seen from outside the sandbox.
+        self.ip = f"/proc/{pid}/root{IPC}/kernel"
 
 
 _checked = False
@@ -333,8 +380,7 @@ def check_sandbox() -> None:
     with tempfile.TemporaryDirectory() as channel, tempfile.TemporaryDirectory() as empty:
         uid = sandbox_uid(channel) if os.geteuid() == 0 else None
         sub = private_copy(empty, os.path.join(channel, "submission"), uid)
-        if uid is not None:
-            os.chown(channel, uid, uid)
+        os.chmod(channel, 0o755)
         try:
             command = bwrap_command(
                 [sys.executable, "-c", "import lstmlib"],

@@ -39,6 +39,11 @@ def given_of(assignment: str) -> tuple[str, ...]:
     return getattr(_module(assignment), "GIVEN", ())
 
 
+def judge_only_of(assignment: str) -> tuple[str, ...]:
+    """Modules of this package that only the judge may import (the sandbox hides them)."""
+    return getattr(_module(assignment), "JUDGE_ONLY", ())
+
+
 def library_of(assignment: str) -> tuple[str, ...]:
     """Reference subpackages of lstmlib the students may use, e.g. ``("nn",)``."""
     return getattr(_module(assignment), "LIBRARY", ())

@@ -1,8 +1,10 @@
 """Exercise 06 (a ConvLSTM cell in PyTorch): its graded tests.
 
-All inputs and weights are float64 NumPy arrays drawn from the case's seed; the
-kernel turns them into tensors for the student's cell, the judge into tensors
-for its oracles (``torch.nn.LSTMCell`` and ``lstmlib.nn.ConvLSTMCell``).
+The layers' and the outputs' shapes follow from the public parameters; the two
+value tests compare with the oracles in ``convlstm_oracles`` (``torch.nn.LSTMCell``
+and ``lstmlib.nn.ConvLSTMCell``). All inputs and weights are float64 NumPy arrays
+drawn from the case's seed; the kernel turns them into tensors for the student's
+cell, the judge into tensors for its oracles.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ import numpy as np
 
 from lstmlib.grading.checks import GradingError, check_tuple, run_answer
 from lstmlib.grading.inputs import load_convlstm_weights
-from lstmlib.grading.spec import Test
+from lstmlib.grading.spec import Test, judge_only
+
+# torch.nn.LSTMCell and lstmlib.nn compute right answers: the judge's code that calls
+# them is kept out of the kernel, like the reference implementation.
+JUDGE_ONLY = ("convlstm_oracles",)
 
 
-def _torch(*arrays):
+def tensors(*arrays):
+    """NumPy arrays as torch tensors (float64 stays float64)."""
     import torch
 
     return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
@@ -61,18 +68,28 @@ def shapes_inputs(rng, B, C_in, C_hid, k, H, W):
 
 def run_shapes(cell_class, sizes, x, h0, c0):
     cell = cell_class(*sizes)
-    x, h0, c0 = _torch(x, h0, c0)
+    x, h0, c0 = tensors(x, h0, c0)
     outputs = {}
     for label, state in (("without a state", None), ("from a state", (h0, c0))):
         h, c = check_tuple("forward", run_answer(cell, x, state), 2, "(h, c)")
         for name, value in (("h", h), ("c", c)):
-            if tuple(value.shape) != tuple(h0.shape):
+            # The shape of the numbers themselves, not what the object says it has.
+            shape = _values(name, value).shape
+            if shape != tuple(h0.shape):
                 raise GradingError(
-                    f"{name} has shape {tuple(value.shape)}, expected {tuple(h0.shape)} for an "
+                    f"{name} has shape {shape}, expected {tuple(h0.shape)} for an "
                     f"input of shape {tuple(x.shape)} (is the padding right?)."
                 )
-            outputs[f"{name}.shape {label}"] = list(value.shape)
+            outputs[f"{name}.shape {label}"] = list(shape)
     return outputs
+
+
+def _values(name, value) -> np.ndarray:
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise GradingError(f"{name} should be a tensor, got a {type(value).__name__}.")
+    return np.array(torch.Tensor.numpy(torch.Tensor.detach(value).cpu()))
 
 
 def expected_shapes(sizes, x, h0, c0):
@@ -97,8 +114,9 @@ def weights_inputs(rng, B, C_in, C_hid, k, H, W):
 
 def run_cell(cell_class, sizes, weight_ih, weight_hh, bias, x, h0, c0):
     cell = cell_class(*sizes).double()
-    load_convlstm_weights(cell, *_torch(weight_ih, weight_hh, bias))
-    h, c = check_tuple("forward", run_answer(cell, *_torch(x), tuple(_torch(h0, c0))), 2, "(h, c)")
+    load_convlstm_weights(cell, *tensors(weight_ih, weight_hh, bias))
+    x, h0, c0 = tensors(x, h0, c0)
+    h, c = check_tuple("forward", run_answer(cell, x, (h0, c0)), 2, "(h, c)")
     return {"c": c, "h": h}
 
 
@@ -110,38 +128,6 @@ def pixels(t):
 def run_one_by_one(cell_class, *arguments):
     outputs = run_cell(cell_class, *arguments)
     return {f"{name} at every pixel": pixels(value) for name, value in outputs.items()}
-
-
-def expected_one_by_one(sizes, weight_ih, weight_hh, bias, x, h0, c0):
-    import torch
-
-    C_in, C_hid, _ = sizes
-    lstm = torch.nn.LSTMCell(C_in, C_hid).double()
-    with torch.no_grad():
-        lstm.weight_ih.copy_(torch.from_numpy(weight_ih[..., 0, 0]))
-        lstm.weight_hh.copy_(torch.from_numpy(weight_hh[..., 0, 0]))
-        lstm.bias_ih.copy_(torch.from_numpy(bias))
-        lstm.bias_hh.zero_()
-        x, h0, c0 = (pixels(t) for t in _torch(x, h0, c0))
-        h, c = lstm(x, (h0, c0))
-    return {"c at every pixel": c, "h at every pixel": h}
-
-
-def expected_kernel(sizes, weight_ih, weight_hh, bias, x, h0, c0):
-    import torch
-
-    from lstmlib.nn.convlstm import ConvLSTMCell
-
-    oracle = ConvLSTMCell(*sizes).double()
-    with torch.no_grad():
-        for parameter, value in zip(
-            (oracle.weight_ih, oracle.weight_hh, oracle.bias),
-            _torch(weight_ih, weight_hh, bias),
-            strict=True,
-        ):
-            parameter.copy_(value)
-        h, c = oracle(*_torch(x), tuple(_torch(h0, c0)))
-    return {"c": c, "h": h}
 
 
 GATES_HINT = "Check the gate order i, f, g, o and which gates use tanh."
@@ -185,7 +171,7 @@ TESTS = [
         answer="ConvLSTMCell",
         inputs=lambda rng, B, C_in, C_hid, H, W: weights_inputs(rng, B, C_in, C_hid, 1, H, W),
         run=run_one_by_one,
-        expected=expected_one_by_one,
+        expected=judge_only("convlstm_oracles", "expected_one_by_one"),
         visible=({"seed": 0, "B": 2, "C_in": 2, "C_hid": 3, "H": 4, "W": 5},),
         hidden=(
             {"B": 1, "C_in": 1, "C_hid": 1, "H": 1, "W": 1},
@@ -198,7 +184,7 @@ TESTS = [
         answer="ConvLSTMCell",
         inputs=weights_inputs,
         run=run_cell,
-        expected=expected_kernel,
+        expected=judge_only("convlstm_oracles", "expected_kernel"),
         visible=({"seed": 1, "B": 2, "C_in": 1, "C_hid": 2, "k": 3, "H": 5, "W": 5},),
         hidden=(
             {"B": 1, "C_in": 2, "C_hid": 3, "k": 5, "H": 6, "W": 4},
