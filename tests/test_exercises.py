@@ -17,6 +17,7 @@ import cases_03_lstm_backward
 import cases_04_gru
 import cases_05_bilstm
 import cases_06_convlstm
+import cases_07_forecasting
 import nbformat
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ EXERCISES = [
     cases_04_gru,
     cases_05_bilstm,
     cases_06_convlstm,
+    cases_07_forecasting,
 ]
 
 

@@ -44,6 +44,8 @@ HOME = "/home/student"
 WORKDIR = f"{HOME}/work"
 SUBMISSION = "/submission"
 IPC = "/ipc"  # the kernel's sockets, inside the sandbox
+# lstmlib's modules that hold answers to exercises: out of the kernel's reach.
+REFERENCE_MODULES = ("scratch", "nn", "forecasting")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -124,8 +126,8 @@ def bwrap_command(
             when the grader is itself unprivileged (bwrap then maps it in a user
             namespace).
         oracle: the folder of the grader's reference socket, shared read-only.
-        library: lstmlib's reference subpackages (``"scratch"``, ``"nn"``) the kernel
-            may import; the others are replaced by ``lstmlib.grading.unavailable``.
+        library: those of lstmlib's ``REFERENCE_MODULES`` the kernel may import; the
+            others are replaced by ``lstmlib.grading.unavailable``.
         judge_only: modules of ``lstmlib.grading.assignments`` to replace likewise.
         info_fd: a file descriptor to which bwrap writes the sandbox's pid (JSON).
     """
@@ -175,8 +177,11 @@ def bwrap_command(
         args += ["--ro-bind", path, path]
     package = Path(lstmlib.__file__).resolve().parent
     unavailable = package / "grading" / "unavailable"
-    for hidden in sorted({"scratch", "nn"} - set(library)):
-        args += ["--ro-bind", str(unavailable), str(package / hidden)]
+    for hidden in sorted(set(REFERENCE_MODULES) - set(library)):
+        if (package / hidden).is_dir():
+            args += ["--ro-bind", str(unavailable), str(package / hidden)]
+        else:
+            args += ["--ro-bind", str(unavailable / "__init__.py"), str(package / f"{hidden}.py")]
     for module in judge_only:
         target = package / "grading" / "assignments" / f"{module}.py"
         args += ["--ro-bind", str(unavailable / "__init__.py"), str(target)]

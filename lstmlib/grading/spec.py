@@ -63,7 +63,8 @@ class Test:
 
     Attributes:
         name: the test cell's nbgrader id, e.g. ``"test_rnn_step_forward"``.
-        answer: the name of the student's function or class it tests.
+        answer: the name of the student's function or class it tests (or a tuple of
+            names, for a test of several: ``run`` then gets the tuple of them).
         inputs: ``inputs(rng, **params)`` returns the tuple of arguments for ``run``
             and ``expected``; ``rng`` is a NumPy Generator seeded with the case's seed.
         run: ``run(answer, *arguments)`` calls the student's ``answer`` and returns its
@@ -86,7 +87,7 @@ class Test:
     """
 
     name: str
-    answer: str
+    answer: str | tuple[str, ...]
     inputs: Callable
     run: Callable
     visible: tuple[dict, ...]

@@ -28,17 +28,24 @@ from lstmlib.grading.oracle import reference
 from lstmlib.grading.spec import CASES_ENV, MIME, Case, Test, decode_results, encode_outputs
 
 
-def _answer(test: Test, namespace: dict):
-    if test.answer not in namespace:
-        raise GradingError(f"{test.answer} is not defined: run the cell that defines it first.")
-    function = namespace[test.answer]
+def _answer(test: Test, name: str, namespace: dict):
+    if name not in namespace:
+        raise GradingError(f"{name} is not defined: run the cell that defines it first.")
+    function = namespace[name]
 
     def call(*args, **kwargs):
         return run_answer(function, *args, reference_allowed=test.reference_allowed, **kwargs)
 
-    call.__name__ = test.answer
+    call.__name__ = name
     call.__wrapped__ = function
     return call
+
+
+def _answers(test: Test, namespace: dict):
+    """The student's answer (or, for a test of several, the tuple of them), made callable."""
+    if isinstance(test.answer, str):
+        return _answer(test, test.answer, namespace)
+    return tuple(_answer(test, name, namespace) for name in test.answer)
 
 
 def compute(test: Test, case: Case, namespace: dict) -> dict:
@@ -47,7 +54,7 @@ def compute(test: Test, case: Case, namespace: dict) -> dict:
         arguments = test.arguments(case)
         standins = {name: reference(name) for name in test.standins}
         with reference_parts(namespace, **standins):
-            outputs = test.run(_answer(test, namespace), *arguments)
+            outputs = test.run(_answers(test, namespace), *arguments)
         return {"outputs": encode_outputs(outputs)}
     except GradingError as error:
         return {"error": str(error)}

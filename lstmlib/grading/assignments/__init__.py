@@ -19,6 +19,7 @@ MODULES = {
     "04-gru": "gru",
     "05-bilstm": "bilstm",
     "06-convlstm": "convlstm",
+    "07-forecasting": "forecasting",
 }
 
 
