@@ -161,8 +161,13 @@ def bwrap_command(
     else:
         # Root sets up the mounts; setpriv (below) then drops to the unprivileged uid.
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    # Folders that bwrap would otherwise create as root-only (0700).
-    for folder in _ancestors([*runtime, HOME]):
+    # The tmpfs first: whatever lives under /tmp (a repository, a venv) is bound after.
+    # Folders are made 0755, which bwrap would otherwise make root-only (0700).
+    for folder in _ancestors([HOME]):
+        args += ["--perms", "0755", "--dir", folder]
+    args += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--size", str(limits.tmpfs_bytes), "--perms", "0777", "--tmpfs", HOME]
+    for folder in _ancestors(runtime):
         args += ["--perms", "0755", "--dir", folder]
     args += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -186,10 +191,7 @@ def bwrap_command(
         target = package / "grading" / "assignments" / f"{module}.py"
         args += ["--ro-bind", str(unavailable / "__init__.py"), str(target)]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
-    args += ["--size", str(limits.tmpfs_bytes), "--perms", "0777", "--tmpfs", HOME]
     args += ["--ro-bind", submission, SUBMISSION]
-    # After the tmpfs mounts: the channel may live under /tmp.
     for folder in _ancestors([channel]):
         args += ["--perms", "0755", "--dir", folder]
     args += ["--size", str(16 * 2**20), "--perms", "1777", "--tmpfs", IPC]
