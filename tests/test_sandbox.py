@@ -172,3 +172,10 @@ def test_without_bubblewrap_grading_stops_unless_the_instructor_opts_out(tmp_pat
     )
     assert opted_out.returncode == 0, opted_out.stderr[-2000:]
     assert sum(auto_scores(tmp_path, "04-gru")["student"].values()) == sum(POINTS_04.values())
+
+
+def test_the_runtime_is_bound_wherever_it_lives():
+    # A clone under /tmp once lost its virtualenv to the sandbox's own /tmp.
+    bound = sandbox.runtime_paths()
+    for needed in (sys.prefix, str(Path(sandbox.lstmlib.__file__).resolve().parent)):
+        assert any(needed == p or needed.startswith(p.rstrip("/") + "/") for p in bound), needed

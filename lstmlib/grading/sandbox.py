@@ -88,7 +88,7 @@ def runtime_paths() -> list[str]:
     # Drop folders inside another one in the list, and the system folders bound anyway.
     kept = []
     for path in existing:
-        if path.startswith(("/usr/", "/proc", "/dev", "/tmp")) or path == "/usr":
+        if path.startswith(("/usr/", "/proc/", "/dev/")) or path == "/usr":
             continue
         if any(path.startswith(k.rstrip("/") + "/") for k in kept):
             continue
