@@ -22,14 +22,18 @@ including ``record_gates``, a context manager that records their gates and state
 at every step for plotting (just ``"h"`` for the plain RNN).
 ``ConvLSTM``/``ConvLSTMCell`` (``convlstm.py``): the convolutional LSTM of Shi et al.
 (2015), over image sequences ``(B, T, C, H, W)``.
+``AdditiveAttention`` (``attention.py``): Bahdanau et al.'s (2015) attention over
+time-major encoder outputs ``(S, B, K)``, padding masked by lengths or a mask.
 """
 
+from lstmlib.nn.attention import AdditiveAttention, length_mask
 from lstmlib.nn.convlstm import ConvLSTM, ConvLSTMCell, convlstm_step
 from lstmlib.nn.gru import GRU, GRUCell, gru_step
 from lstmlib.nn.lstm import LSTM, LSTMCell, lstm_step, record_gates
 from lstmlib.nn.rnn import RNN, RNNCell, rnn_step
 
 __all__ = [
+    "AdditiveAttention",
     "ConvLSTM",
     "ConvLSTMCell",
     "GRU",
@@ -40,6 +44,7 @@ __all__ = [
     "RNNCell",
     "convlstm_step",
     "gru_step",
+    "length_mask",
     "lstm_step",
     "record_gates",
     "rnn_step",
