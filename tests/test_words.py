@@ -1,4 +1,4 @@
-"""lstmlib.words: tokens, the vocabulary, batches, the corpus and the PTB loader."""
+"""lstmlib.words and lstmlib.language_model: tokens, vocabulary, batches, the corpora, the LM."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import lstmlib.words
+from lstmlib.language_model import WordLM, lm_loss, perplexity
 from lstmlib.shapes import ShapeError
 from lstmlib.words import (
     EOS,
@@ -184,3 +185,42 @@ def test_corpus_first_words(corpus):
     assert first == "in the beginning god created the heavens and the earth <eos>"
     assert corpus.vocab.decode(corpus.valid[:5]) == ["the", "beginning", "of", "the", "gospel"]
     assert corpus.vocab.decode(corpus.test[:5]) == [UNK, "a", "servant", "of", "jesus"]  # Paul
+
+
+# The language model -------------------------------------------------------------------
+
+
+def test_lm_loss_equals_a_hand_computed_cross_entropy():
+    torch.manual_seed(0)
+    model = WordLM(vocab_size=11, embed_size=4, hidden_size=5, num_layers=2)
+    x, y = torch.randint(0, 11, (6, 3)), torch.randint(0, 11, (6, 3))
+    logits, (h, c) = model(x)
+    assert logits.shape == (6, 3, 11) and h.shape == c.shape == (2, 3, 5)
+    by_hand = 0.0
+    for t in range(6):
+        for b in range(3):
+            z = logits[t, b]
+            by_hand += -(z[y[t, b]] - torch.log(torch.exp(z).sum()))
+    torch.testing.assert_close(lm_loss(logits, y), by_hand / 18)
+
+
+def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
+    model = WordLM(vocab_size=13, embed_size=3, hidden_size=3)
+    with torch.no_grad():  # constant logits: every word has probability 1/13
+        model.out.weight.zero_()
+        model.out.bias.fill_(0.7)
+    data = batchify(torch.randint(0, 13, (200,)), 4)
+    assert perplexity(model, data, bptt=7) == pytest.approx(13)
+
+
+def test_lm_state_carries_across_chunks():
+    torch.manual_seed(1)
+    model = WordLM(9, 4, 4, tie_weights=True).eval()
+    assert model.out.weight is model.embed.weight
+    x = torch.randint(0, 9, (10, 2))
+    whole, _ = model(x)
+    first, state = model(x[:4])
+    second, _ = model(x[4:], state)
+    torch.testing.assert_close(torch.cat([first, second]), whole)
+    with pytest.raises(ValueError, match="embed_size == hidden_size"):
+        WordLM(9, 4, 5, tie_weights=True)
