@@ -26,6 +26,10 @@ on neither (``use_bias=False`` pairs with ``bias=False``); anything else raises
 an error. What is not a weight is not converted: ``unit_forget_bias`` (it only
 initialises the bias), dropout, masking, statefulness. ``proj_size`` is not supported.
 
+``torch_to_keras_dense`` and ``keras_to_torch_linear`` do the same for the read-out
+layer that usually follows (Keras ``Dense`` kernel ``(in, out)``, torch ``Linear`` weight
+``(out, in)``).
+
 The Keras side is used only through objects the caller passes; this module imports
 ``keras`` only when it is given a Keras layer, so it never chooses Keras's backend.
 """
@@ -284,9 +288,46 @@ def torch_to_keras_lstm(torch_lstm, keras_layers, layer=None):
     return keras_layers
 
 
+def torch_to_keras_dense(linear, dense):
+    """Copy a ``torch.nn.Linear`` into a ``keras.layers.Dense`` (built here if needed),
+    in place: Keras's ``kernel: (in, out)`` is torch's ``weight: (out, in)`` transposed,
+    the bias is the same. Returns ``dense``."""
+    weight = _as_numpy(linear.weight)
+    if dense.units != weight.shape[0]:
+        raise ShapeError(
+            f"Dense has units={dense.units}, the Linear out_features={weight.shape[0]}"
+        )
+    if dense.use_bias != (linear.bias is not None):
+        raise ValueError("the Dense layer and the Linear must both have a bias or neither")
+    if not dense.built:
+        dense.build((None, weight.shape[1]))
+    check_shape("Dense kernel", dense.kernel, (weight.shape[1], weight.shape[0]))
+    dense.kernel.assign(weight.T.astype(dense.kernel.dtype))
+    if linear.bias is not None:
+        dense.bias.assign(_as_numpy(linear.bias).astype(dense.bias.dtype))
+    return dense
+
+
+def keras_to_torch_linear(dense, linear):
+    """Copy a built ``keras.layers.Dense`` into a ``torch.nn.Linear``, in place (the
+    kernel transposed, the same bias). Returns ``linear``."""
+    if dense.use_bias != (linear.bias is not None):
+        raise ValueError("the Dense layer and the Linear must both have a bias or neither")
+    kernel = _as_numpy(dense.kernel)
+    out_features, in_features = linear.weight.shape
+    check_shape("Dense kernel", kernel, (in_features, out_features))
+    with torch.no_grad():
+        linear.weight.copy_(torch.as_tensor(kernel.T))
+        if linear.bias is not None:
+            linear.bias.copy_(torch.as_tensor(_as_numpy(dense.bias)))
+    return linear
+
+
 __all__ = [
+    "keras_to_torch_linear",
     "keras_to_torch_lstm",
     "keras_to_torch_weights",
+    "torch_to_keras_dense",
     "torch_to_keras_lstm",
     "torch_to_keras_weights",
 ]

@@ -16,8 +16,10 @@ import torch
 
 from lstmlib import nn as lnn
 from lstmlib.convert import (
+    keras_to_torch_linear,
     keras_to_torch_lstm,
     keras_to_torch_weights,
+    torch_to_keras_dense,
     torch_to_keras_lstm,
     torch_to_keras_weights,
 )
@@ -250,3 +252,21 @@ def test_what_torch_cannot_compute_is_refused(keras):
             keras_to_torch_lstm(built, lstm)
     with pytest.raises(ShapeError, match=r"kernel must have shape \(I=4, \*\), got \(3, 16\)"):
         torch_to_keras_lstm(torch.nn.LSTM(I + 1, H), built)
+
+
+@pytest.mark.slow
+def test_dense_and_linear_convert_both_ways(keras):
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(H, 3)
+    dense = torch_to_keras_dense(linear, keras.layers.Dense(3))
+    x = np.random.default_rng(5).normal(size=(N, H)).astype("float32")
+    with torch.no_grad():
+        want = linear(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(dense(x)), want, atol=1e-6)
+    back = keras_to_torch_linear(dense, torch.nn.Linear(H, 3))
+    with torch.no_grad():
+        np.testing.assert_allclose(back(torch.from_numpy(x)).numpy(), want, atol=1e-6)
+    with pytest.raises(ShapeError, match="units=2"):
+        torch_to_keras_dense(linear, keras.layers.Dense(2))
+    with pytest.raises(ShapeError, match=r"Dense kernel must have shape \(5, 3\), got \(4, 3\)"):
+        keras_to_torch_linear(dense, torch.nn.Linear(H + 1, 3))
