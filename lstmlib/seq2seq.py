@@ -7,7 +7,9 @@ final state is the one after its own last word. The decoder starts from that sta
 predicts the target one word at a time from the previous word; with ``attention=True``
 it also reads, at every step, a context vector from the encoder's outputs
 (``lstmlib.nn.AdditiveAttention``, Bahdanau et al. 2015, queried with the decoder's
-previous top-layer state and fed to the LSTM next to the word's embedding).
+previous top-layer state and fed to the LSTM next to the word's embedding), and
+``forward(..., return_attention=True)`` returns the weights it used, one distribution
+over the source per target word (the alignment matrices of Bahdanau et al.'s figures).
 
 Training is *teacher-forced*: a target ``tgt: (T + 1, B)`` that starts with ``<bos>``
 is fed as ``tgt[:-1]`` and the logits are compared with ``tgt[1:]``
@@ -72,13 +74,20 @@ class Seq2Seq(nn.Module):
             lengths: (B,) source lengths in ``1..S``.
 
         Returns:
-            state: ``(h, c, memory, mask)``: the encoder's final ``h, c: (num_layers, B, H)``,
-            its outputs ``memory: (S, B, H)`` and ``mask: (S, B)``, True at real positions.
+            state: the encoder's final ``h, c: (num_layers, B, H)``: ``(h, c)`` without
+            attention; with attention ``(h, c, memory, keys, mask)``, also the
+            encoder's outputs ``memory: (S, B, H)``, their projections by the
+            attention ``keys: (S, B, H)`` (computed once here rather than at every
+            step) and ``mask: (S, B)``, True at real positions. Every tensor has the
+            batch along dimension 1, as the decoders expect.
         """
         check_shape("src", src, ("S", "B"))
         lengths = torch.as_tensor(lengths, device=src.device)
         memory, (h, c) = self.encoder(self.src_embed(src), lengths=lengths)
-        return h, c, memory, length_mask(lengths, src.shape[0])
+        if self.attention is None:
+            return h, c
+        keys = self.attention.project_keys(memory)
+        return h, c, memory, keys, length_mask(lengths, src.shape[0])
 
     def step(self, tokens, state):
         """One decoder step: the previous words ``tokens: (N,)`` to the next word's logits.
@@ -87,36 +96,50 @@ class Seq2Seq(nn.Module):
             logits: (N, V); the new state (as :meth:`encode`'s); the attention weights
             ``(S, N)``, or None without attention.
         """
-        h, c, memory, mask = state
+        h, c, *source = state
         x = self.tgt_embed(tokens)
         weights = None
         if self.attention is not None:
-            context, weights = self.attention(h[-1], memory, mask=mask)
+            memory, keys, mask = source
+            context, weights = self.attention(h[-1], memory, mask=mask, projected_keys=keys)
             x = torch.cat([x, context], dim=-1)
         output, (h, c) = self.decoder(x[None], (h, c))
-        return self.out(output[0]), (h, c, memory, mask), weights
+        return self.out(output[0]), (h, c, *source), weights
 
     def decode_step(self, tokens, state):
         """:meth:`step` as the decoders' step function: ``(log_probs (N, V), state)``."""
         logits, state, _ = self.step(tokens, state)
         return F.log_softmax(logits, dim=-1), state
 
-    def forward(self, src, lengths, tgt_in):
+    def forward(self, src, lengths, tgt_in, return_attention=False):
         """Teacher-forced logits.
 
         Args:
             src: (S, B), lengths: (B,) as in :meth:`encode`.
             tgt_in: (T, B) decoder inputs: ``<bos>`` and the target without its last word.
+            return_attention: also return the attention weights (with attention only).
 
         Returns:
-            logits: (T, B, V), row ``t`` predicting the word after ``tgt_in[t]``.
+            logits: (T, B, V), row ``t`` predicting the word after ``tgt_in[t]``;
+            with ``return_attention``, also ``weights: (T, S, B)``, ``weights[t, :, b]``
+            the weights over the source of sequence ``b`` when predicting word ``t``
+            (each column sums to one; zero on the padding).
         """
         state = self.encode(src, lengths)
         check_shape("tgt_in", tgt_in, ("T", src.shape[1]))
-        logits = []
+        if self.attention is None:
+            if return_attention:
+                raise ValueError("return_attention=True needs a model with attention")
+            # Nothing depends on the decoder's own outputs: one call runs every step.
+            output, _ = self.decoder(self.tgt_embed(tgt_in), state)
+            return self.out(output)
+        logits, weights = [], []
         for tokens in tgt_in:
-            step_logits, state, _ = self.step(tokens, state)
+            step_logits, state, step_weights = self.step(tokens, state)
             logits.append(step_logits)
+            weights.append(step_weights)
+        if return_attention:
+            return torch.stack(logits), torch.stack(weights)
         return torch.stack(logits)
 
 

@@ -72,3 +72,19 @@ def test_attention_errors_name_the_expected_shape(attention):
         attention(q, k, mask=torch.ones(4, 2))
     with pytest.raises(ValueError, match="not both"):
         attention(q, k, lengths=[1, 1], mask=torch.ones(4, 2, dtype=torch.bool))
+
+
+def test_projected_keys_computed_once_give_the_same_result(attention):
+    S, B = 5, 3
+    q, k = torch.randn(B, 3, dtype=torch.double), torch.randn(S, B, 4, dtype=torch.double)
+    lengths = [5, 2, 4]
+    projected = attention.project_keys(k)
+    torch.testing.assert_close(projected, k @ attention.key_proj.weight.T)
+    for got, want in zip(
+        attention(q, k, lengths=lengths, projected_keys=projected),
+        attention(q, k, lengths=lengths),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want)
+    with pytest.raises(ShapeError, match=r"projected_keys must have shape \(S=5, B=3, A=5\)"):
+        attention(q, k, projected_keys=projected[..., :4])

@@ -46,6 +46,35 @@ def test_decoder_attends_only_to_real_source_positions():
         src[:, :1], [5]))[2] is None  # fmt: skip
 
 
+def test_forward_returns_the_weights_of_each_step():
+    model = make_model()
+    src, lengths = torch.randint(3, 8, (5, 2)), torch.tensor([5, 3])
+    tgt_in = torch.tensor([[BOS, BOS], [4, 5], [6, 3]])
+    logits, weights = model(src, lengths, tgt_in, return_attention=True)
+    torch.testing.assert_close(logits, model(src, lengths, tgt_in))
+    assert weights.shape == (3, 5, 2)
+    torch.testing.assert_close(weights.sum(1), torch.ones(3, 2))
+    assert bool((weights[:, 3:, 1] == 0).all())
+    # Step by step, by hand: the weights of step t are those step() returns.
+    state = model.encode(src, lengths)
+    for t in range(3):
+        _, state, step_weights = model.step(tgt_in[t], state)
+        torch.testing.assert_close(weights[t], step_weights)
+    with pytest.raises(ValueError, match="needs a model with attention"):
+        make_model(attention=False)(src, lengths, tgt_in, return_attention=True)
+
+
+def test_without_attention_the_decoder_is_a_plain_lstm_on_the_targets():
+    model = make_model(attention=False)
+    src, lengths = torch.randint(3, 8, (5, 2)), torch.tensor([5, 3])
+    tgt_in = torch.tensor([[BOS, BOS], [4, 5], [6, 3]])
+    h, c = model.encode(src, lengths)
+    reference = torch.nn.LSTM(5, 6, num_layers=2)
+    reference.load_state_dict(model.decoder.state_dict())
+    output, _ = reference(model.tgt_embed(tgt_in), (h, c))
+    torch.testing.assert_close(model(src, lengths, tgt_in), model.out(output))
+
+
 def test_sequence_loss_is_the_mean_over_real_positions():
     torch.manual_seed(0)
     logits = torch.randn(3, 2, 5)

@@ -52,11 +52,23 @@ class AdditiveAttention(nn.Module):
         self.key_proj = nn.Linear(key_size, hidden_size, bias=False, **kw)
         self.v = nn.Linear(hidden_size, 1, bias=False, **kw)
 
-    def scores(self, query, keys):
-        """The unnormalised scores ``e: (S, B)`` of ``query: (B, Q)`` on ``keys: (S, B, K)``."""
-        return self.v(torch.tanh(self.query_proj(query)[None] + self.key_proj(keys))).squeeze(-1)
+    def project_keys(self, keys):
+        """``W_k k_s`` for every key: ``keys: (S, B, K)`` -> ``(S, B, A)``.
 
-    def forward(self, query, keys, values=None, lengths=None, mask=None):
+        It does not depend on the query, so a decoder that queries the same keys at
+        every step computes it once and passes it to :meth:`forward` as
+        ``projected_keys``, instead of once per step.
+        """
+        return self.key_proj(keys)
+
+    def scores(self, query, keys, projected_keys=None):
+        """The unnormalised scores ``e: (S, B)`` of ``query: (B, Q)`` on ``keys: (S, B, K)``
+        (or on their projections ``projected_keys: (S, B, A)``, if given)."""
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)
+        return self.v(torch.tanh(self.query_proj(query)[None] + projected_keys)).squeeze(-1)
+
+    def forward(self, query, keys, values=None, lengths=None, mask=None, projected_keys=None):
         """
         Args:
             query: (B, Q), one query per sequence of the batch.
@@ -65,13 +77,19 @@ class AdditiveAttention(nn.Module):
             lengths: (B,) the number of real positions of each source, in ``1..S``;
                 positions ``>= lengths[b]`` are padding. Or give ``mask`` instead.
             mask: (S, B) boolean, True at real positions, False at padding.
+            projected_keys: (S, B, A), :meth:`project_keys` of ``keys``, computed once
+                for many queries; computed here if None.
 
         Returns:
             context: (B, D), the weighted sum of the values.
             weights: (S, B), non-negative, summing to one over ``S`` in every column,
                 zero at the padding.
         """
-        sizes = {"Q": self.query_proj.in_features, "K": self.key_proj.in_features}
+        sizes = {
+            "Q": self.query_proj.in_features,
+            "K": self.key_proj.in_features,
+            "A": self.key_proj.out_features,
+        }
         check_shape("query", query, ("B", "Q"), sizes)
         check_shape("keys", keys, ("S", "B", "K"), sizes)
         check_float("query", query)
@@ -90,7 +108,9 @@ class AdditiveAttention(nn.Module):
                     f"{int(lengths.min())} to {int(lengths.max())}"
                 )
             mask = length_mask(lengths, sizes["S"])
-        e = self.scores(query, keys)
+        if projected_keys is not None:
+            check_shape("projected_keys", projected_keys, ("S", "B", "A"), sizes)
+        e = self.scores(query, keys, projected_keys)
         if mask is not None:
             check_shape("mask", mask, ("S", "B"), sizes)
             if mask.dtype != torch.bool:
