@@ -50,6 +50,16 @@ def library_of(assignment: str) -> tuple[str, ...]:
     return getattr(_module(assignment), "LIBRARY", ())
 
 
+def withheld_of(assignment: str) -> tuple[str, ...]:
+    """Installed packages the exercise's grading kernel goes without, e.g. ``("torch",)``.
+
+    For an exercise whose answer such a package computes (torch's CTC loss, say): the
+    sandbox replaces them, and in a student's own session ``run_test`` refuses a
+    notebook that imported them, so that the check there agrees with the grade.
+    """
+    return getattr(_module(assignment), "WITHHELD", ())
+
+
 def find_test(assignment: str, name: str) -> Test:
     tests = graded_tests(assignment)
     if name not in tests:
