@@ -23,7 +23,7 @@ from lstmlib.grading import sandbox
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_sandboxed(tmp_path, code: str, library=(), **limits) -> dict:
+def run_sandboxed(tmp_path, code: str, library=(), withheld=(), **limits) -> dict:
     """Run ``code`` in a fresh sandbox; it prints one JSON object, which is returned."""
     submission = tmp_path / "submission"
     submission.mkdir(exist_ok=True)
@@ -42,6 +42,7 @@ def run_sandboxed(tmp_path, code: str, library=(), **limits) -> dict:
         limits=sandbox.Limits(**limits),
         uid=uid,
         library=library,
+        withheld=withheld,
     )
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -118,6 +119,33 @@ def test_an_exercise_may_be_given_a_library(tmp_path):
         library=("nn",),
     )
     assert seen == {"nn": "LSTM"}
+
+
+def test_an_exercise_may_go_without_an_installed_package(tmp_path):
+    # Exercise 10 asks for CTC's forward algorithm, which torch (and keras) implement.
+    (torch_dir,) = sandbox.installed_paths(["torch"])
+    seen = run_sandboxed(
+        tmp_path,
+        f"""
+        import json, os
+        outcome = {{}}
+        for name in ("torch", "torch.nn.functional", "keras", "functorch"):
+            try:
+                __import__(name)
+                outcome[name] = "imported"
+            except ImportError as error:
+                outcome[name] = str(error)
+        import numpy, scipy.special
+        outcome["files"] = sorted(os.listdir({torch_dir!r}))
+        print(json.dumps(outcome))
+        """,
+        withheld=("torch", "keras"),
+    )
+    assert "torch is not available while this exercise is graded" in seen["torch"]
+    assert "not available" in seen["torch.nn.functional"] and "not available" in seen["keras"]
+    assert seen["functorch"] != "imported"
+    assert seen["files"] == ["__init__.py"]  # torch's own files cannot be read either
+    assert sandbox.installed_paths(["no_such_package_here"]) == []
 
 
 def test_memory_and_processes_are_limited(tmp_path):

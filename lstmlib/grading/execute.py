@@ -37,7 +37,13 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
 from lstmlib.grading import sandbox
-from lstmlib.grading.assignments import given_of, graded_tests, judge_only_of, library_of
+from lstmlib.grading.assignments import (
+    given_of,
+    graded_tests,
+    judge_only_of,
+    library_of,
+    withheld_of,
+)
 from lstmlib.grading.judge import grading_cases, load_secret
 from lstmlib.grading.oracle import ORACLE_ENV, OracleServer
 from lstmlib.grading.spec import CASES_ENV, MIME
@@ -157,6 +163,7 @@ class SandboxedExecute(Execute):
             oracle=os.path.dirname(self._oracle.path),
             library=library_of(self.resources["nbgrader"]["notebook"]),
             judge_only=judge_only_of(self.resources["nbgrader"]["notebook"]),
+            withheld=withheld_of(self.resources["nbgrader"]["notebook"]),
         )
         return km
 

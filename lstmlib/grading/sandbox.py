@@ -24,6 +24,7 @@ above ``MAX_MESSAGE_BYTES``, so a kernel cannot flood its memory.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import site
@@ -45,7 +46,7 @@ WORKDIR = f"{HOME}/work"
 SUBMISSION = "/submission"
 IPC = "/ipc"  # the kernel's sockets, inside the sandbox
 # lstmlib's modules that hold answers to exercises: out of the kernel's reach.
-REFERENCE_MODULES = ("scratch", "nn", "forecasting")
+REFERENCE_MODULES = ("scratch", "nn", "forecasting", "ctc")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -96,6 +97,24 @@ def runtime_paths() -> list[str]:
     return kept
 
 
+def installed_paths(packages) -> list[str]:
+    """Where the installed top-level ``packages`` live: a package's folder or a module's file.
+
+    Found without importing them (importing torch alone takes seconds); those not
+    installed are skipped.
+    """
+    paths = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            paths += [str(Path(p).resolve()) for p in spec.submodule_search_locations]
+        elif spec.origin:
+            paths.append(str(Path(spec.origin).resolve()))
+    return paths
+
+
 def sandbox_uid(key: str) -> int:
     """An unprivileged uid of its own for each concurrent kernel (when we are root)."""
     return 200_000 + zlib.crc32(key.encode()) % 100_000
@@ -112,6 +131,7 @@ def bwrap_command(
     oracle: str | None = None,
     library: tuple[str, ...] = (),
     judge_only: tuple[str, ...] = (),
+    withheld: tuple[str, ...] = (),
     info_fd: int | None = None,
 ) -> list[str]:
     """``command`` wrapped so that it runs in a fresh sandbox.
@@ -129,6 +149,9 @@ def bwrap_command(
         library: those of lstmlib's ``REFERENCE_MODULES`` the kernel may import; the
             others are replaced by ``lstmlib.grading.unavailable``.
         judge_only: modules of ``lstmlib.grading.assignments`` to replace likewise.
+        withheld: installed packages the kernel may not import (e.g. ``("torch",)``, for
+            an exercise whose answer torch computes): each is replaced by
+            ``lstmlib.grading.withheld``, so neither importing nor reading it works.
         info_fd: a file descriptor to which bwrap writes the sandbox's pid (JSON).
     """
     bwrap = bwrap_path()
@@ -190,6 +213,12 @@ def bwrap_command(
     for module in judge_only:
         target = package / "grading" / "assignments" / f"{module}.py"
         args += ["--ro-bind", str(unavailable / "__init__.py"), str(target)]
+    stand_in = package / "grading" / "withheld"
+    for path in installed_paths(withheld):
+        if os.path.isdir(path):
+            args += ["--ro-bind", str(stand_in), path]
+        else:
+            args += ["--ro-bind", str(stand_in / "__init__.py"), path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--ro-bind", submission, SUBMISSION]
     for folder in _ancestors([channel]):
@@ -259,6 +288,10 @@ def kernel_env(extra: dict[str, str]) -> dict[str, str]:
         "MPLBACKEND": "agg",
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The grader's own lstmlib, the one bound in the sandbox: an editable install may
+        # point elsewhere (another checkout), which the sandbox does not have. Only the
+        # package is bound in that folder, not the repository around it.
+        "PYTHONPATH": str(Path(lstmlib.__file__).resolve().parent.parent),
         # Several kernels grade at once on few cores: one thread each.
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
@@ -283,6 +316,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     oracle: str | None = None
     library: tuple[str, ...] = ()
     judge_only: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
 
     def prepare(
         self,
@@ -295,8 +329,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         oracle: str | None = None,
         library: tuple[str, ...] = (),
         judge_only: tuple[str, ...] = (),
+        withheld: tuple[str, ...] = (),
     ):
         self.sandboxed = sandboxed
+        self.withheld = withheld
         self.oracle = oracle
         self.library = library
         self.judge_only = judge_only
@@ -360,6 +396,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             oracle=self.oracle,
             library=self.library,
             judge_only=self.judge_only,
+            withheld=self.withheld,
             info_fd=info_write,
         )
         kw["pass_fds"] = (info_write,)

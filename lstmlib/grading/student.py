@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from IPython.display import display
 
-from lstmlib.grading.assignments import find_test
+from lstmlib.grading.assignments import find_test, withheld_of
 from lstmlib.grading.checks import GradingError, reference_parts, run_answer
 from lstmlib.grading.oracle import reference
 from lstmlib.grading.spec import CASES_ENV, MIME, Case, Test, decode_results, encode_outputs
@@ -72,11 +73,23 @@ def _graded_cases(test_name: str):
     ]
 
 
+def _refuse_withheld(assignment: str) -> None:
+    """In a student's session: fail as grading will, if the notebook uses a withheld package."""
+    imported = [name for name in withheld_of(assignment) if name in sys.modules]
+    if imported:
+        raise GradingError(
+            f"This notebook has imported {imported[0]}, which the grader does not have for "
+            f"this exercise ({', '.join(withheld_of(assignment))}): an answer that needs it "
+            "fails when graded. Write it with NumPy, remove the import, and restart the kernel."
+        )
+
+
 def run_test(assignment: str, test_name: str, namespace: dict) -> None:
     """Check (while working) or compute for the judge (while graded) one test cell."""
     test = find_test(assignment, test_name)
     cases = _graded_cases(test_name)
     if cases is None:  # the student's own session: check the visible example here
+        _refuse_withheld(assignment)
         for case in test.visible_cases():
             result = compute(test, case, namespace)
             if "error" in result:

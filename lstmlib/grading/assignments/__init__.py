@@ -20,6 +20,7 @@ MODULES = {
     "05-bilstm": "bilstm",
     "06-convlstm": "convlstm",
     "07-forecasting": "forecasting",
+    "10-ctc": "ctc",
 }
 
 
@@ -48,6 +49,16 @@ def judge_only_of(assignment: str) -> tuple[str, ...]:
 def library_of(assignment: str) -> tuple[str, ...]:
     """Reference subpackages of lstmlib the students may use, e.g. ``("nn",)``."""
     return getattr(_module(assignment), "LIBRARY", ())
+
+
+def withheld_of(assignment: str) -> tuple[str, ...]:
+    """Installed packages the exercise's grading kernel goes without, e.g. ``("torch",)``.
+
+    For an exercise whose answer such a package computes (torch's CTC loss, say): the
+    sandbox replaces them, and in a student's own session ``run_test`` refuses a
+    notebook that imported them, so that the check there agrees with the grade.
+    """
+    return getattr(_module(assignment), "WITHHELD", ())
 
 
 def find_test(assignment: str, name: str) -> Test:
