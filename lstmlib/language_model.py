@@ -53,19 +53,6 @@ class WordLM(nn.Module):
         self.out = nn.Linear(hidden_size, vocab_size)
         if tie_weights:
             self.out.weight = self.embed.weight
-        self.init_word_weights()
-
-    def init_word_weights(self, scale=0.1):
-        """Word vectors and output weights uniform in ``[-scale, scale]``, output bias 0.
-
-        As in Zaremba et al. (2014) and PyTorch's example. ``nn.Embedding``'s default,
-        N(0, 1), is far too large for a tied model: its output layer would then start
-        with logits of standard deviation about ``sqrt(H)``, a perplexity far above
-        ``V``, and the first updates would go into undoing that.
-        """
-        nn.init.uniform_(self.embed.weight, -scale, scale)
-        nn.init.uniform_(self.out.weight, -scale, scale)
-        nn.init.zeros_(self.out.bias)
 
     def forward(self, input, state=None):
         """
