@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import lstmlib.words
-from lstmlib.language_model import WordLM, lm_loss, perplexity
+from lstmlib.language_model import WordLM, lm_loss, perplexity, token_log_probs, train_lm
 from lstmlib.shapes import ShapeError
 from lstmlib.words import (
     EOS,
@@ -224,3 +224,66 @@ def test_lm_state_carries_across_chunks():
     torch.testing.assert_close(torch.cat([first, second]), whole)
     with pytest.raises(ValueError, match="embed_size == hidden_size"):
         WordLM(9, 4, 5, tie_weights=True)
+
+
+def test_token_log_probs_match_one_pass_over_each_column():
+    torch.manual_seed(2)
+    model = WordLM(7, 3, 4)
+    data = torch.randint(0, 7, (13, 3))
+    got = token_log_probs(model, data, bptt=5)  # chunks of 5, 5, 2: state carried
+    assert got.shape == (12, 3)
+    model.eval()
+    with torch.no_grad():
+        for b in range(3):  # the oracle: the whole column in one call, softmax by hand
+            logits, _ = model(data[:-1, b : b + 1])
+            z = logits[:, 0].double()
+            log_p = z - torch.log(torch.exp(z).sum(dim=1, keepdim=True))
+            expected = log_p[torch.arange(12), data[1:, b]]
+            torch.testing.assert_close(got[:, b].double(), expected, rtol=1e-5, atol=1e-5)
+    assert perplexity(model, data, bptt=5) == pytest.approx(float(torch.exp(-got.mean())))
+
+
+def test_train_lm_is_truncated_bptt_as_written_by_hand():
+    data = torch.randint(0, 6, (11, 2), generator=torch.Generator().manual_seed(3))
+    models = []
+    for seed in (4, 4):
+        torch.manual_seed(seed)
+        models.append(WordLM(6, 3, 3))
+    model, oracle = models
+    sgd = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = train_lm(model, data, steps=5, bptt=4, optimizer=sgd, clip=None)
+    # By hand: rows [0:4] -> [1:5], [4:8] -> [5:9], [8:10] -> [9:11], then a new epoch
+    # from a zero state: [0:4], [4:8]. The state is carried across chunks, detached.
+    starts, state, expected = [0, 4, 8, 0, 4], None, []
+    oracle_sgd = torch.optim.SGD(oracle.parameters(), lr=0.5)
+    for s in starts:
+        if s == 0:
+            state = None
+        end = min(s + 4, len(data) - 1)
+        logits, (h, c) = oracle(data[s:end], state)
+        state = (h.detach(), c.detach())
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, 6), data[s + 1 : end + 1].reshape(-1)
+        )
+        oracle_sgd.zero_grad()
+        loss.backward()
+        oracle_sgd.step()
+        expected.append(loss.item())
+    torch.testing.assert_close(losses, torch.tensor(expected))
+    for p, q in zip(model.parameters(), oracle.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
+def test_train_lm_learns_a_repeating_text_and_calls_back():
+    torch.manual_seed(5)
+    model = WordLM(5, 8, 16)
+    data = batchify(torch.arange(5).repeat(80), 4)  # 0 1 2 3 4 0 1 ... in 4 streams
+    seen = []
+    losses = train_lm(
+        model, data, steps=60, bptt=10, lr=0.05, callback=lambda step, m: seen.append(step)
+    )
+    assert seen == list(range(1, 61))
+    assert losses[0] > 1.2 and losses[-5:].mean() < 0.05  # from ln 5 = 1.61 to ~0
+    assert perplexity(model, data, bptt=10) < 1.05
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        train_lm(model, data[:1], steps=1)
