@@ -45,7 +45,7 @@ WORKDIR = f"{HOME}/work"
 SUBMISSION = "/submission"
 IPC = "/ipc"  # the kernel's sockets, inside the sandbox
 # lstmlib's modules that hold answers to exercises: out of the kernel's reach.
-REFERENCE_MODULES = ("scratch", "nn", "forecasting")
+REFERENCE_MODULES = ("scratch", "nn", "forecasting", "seq2seq")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -259,6 +259,9 @@ def kernel_env(extra: dict[str, str]) -> dict[str, str]:
         "MPLBACKEND": "agg",
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The lstmlib the grader itself imported (the only one bound into the sandbox),
+        # even where the installed one is elsewhere (an editable install of another copy).
+        "PYTHONPATH": str(Path(lstmlib.__file__).resolve().parent.parent),
         # Several kernels grade at once on few cores: one thread each.
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
