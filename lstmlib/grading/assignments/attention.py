@@ -109,11 +109,11 @@ def run_attention(additive_attention, query, keys, W_q, W_k, v, mask):
 # --- Part 2: decoding -----------------------------------------------------------------------
 
 
-def decoder_inputs(rng, N, S, V, H, kind, deadlines=()):
+def decoder_inputs(rng, N, S, V, H, kind, per_sentence=()):
     """A random decoder (``attention_oracles``), sources ``(S, N)`` and their lengths, and
     the ids of ``<bos>`` and ``<eos>`` (drawn: an answer must use the ones it is given)."""
     bos_id, eos_id = (int(i) for i in rng.choice(np.arange(1, V), size=2, replace=False))
-    config = (int(rng.integers(2**31)), V, H, kind, eos_id, tuple(deadlines))
+    config = (int(rng.integers(2**31)), V, H, kind, eos_id, tuple(per_sentence))
     lengths = rng.integers(1, S + 1, size=N)
     lengths[0] = S
     src = np.where(np.arange(S)[:, None] < lengths[None, :], rng.integers(1, V, (S, N)), 0)
@@ -148,12 +148,16 @@ def run_teacher(teacher_forced_log_probs, config, src, lengths, bos_id, targets)
 
 
 def greedy_inputs(rng, N, S, V, H, max_len, kind):
-    deadlines = ()
-    if kind == "ends_on_a_clock":
-        # Distinct steps in 1..max_len + 2: at least one sequence (of N >= 3) ends before
-        # max_len, no two at the same step, and some perhaps never.
-        deadlines = (int(d) for d in rng.choice(np.arange(1, max_len + 3), N, replace=False))
-    return (*decoder_inputs(rng, N, S, V, H, kind, deadlines), max_len)
+    if kind == "never_ends":
+        # Distinct nonzero shifts of the preferred next word (attention_oracles): each
+        # sentence follows its own walk through the vocabulary (so N < V).
+        per_sentence = rng.choice(np.arange(1, V), N, replace=False)
+    else:
+        # Distinct steps of <eos> in 1..max_len + 2: at least one sentence (of N >= 3)
+        # ends before max_len, no two at the same step, and some perhaps never.
+        per_sentence = rng.choice(np.arange(1, max_len + 3), N, replace=False)
+    per_sentence = [int(d) for d in per_sentence]
+    return (*decoder_inputs(rng, N, S, V, H, kind, per_sentence), max_len)
 
 
 def run_greedy(greedy_decode, config, src, lengths, bos_id, eos_id, max_len):
@@ -299,7 +303,7 @@ TESTS = [
         reference_allowed=True,
         visible=({"seed": 6, **DECODER_SIZES, "max_len": 8, "kind": "never_ends"},),
         hidden=(
-            {"N": 6, "S": 4, "V": 7, "H": 8, "max_len": 10, "kind": "never_ends"},
+            {"N": 6, "S": 4, "V": 8, "H": 8, "max_len": 10, "kind": "never_ends"},
             {"N": 3, "S": 6, "V": 12, "H": 5, "max_len": 6, "kind": "never_ends"},
         ),
         hints=dict.fromkeys(("sequence lengths", "tokens (padded with -1)"), FEED_HINT),

@@ -82,6 +82,7 @@ def expected_attention(query, keys, W_q, W_k, v, mask):
 
 PAD = 0  # the padding id of both vocabularies; its embedding is zero
 NEVER = -1e4  # added to <eos>'s logit by a decoder that must not stop
+FOLLOW = 2.0  # added to the logit of the word a never_ends decoder prefers next
 
 
 @functools.lru_cache(maxsize=16)
@@ -96,22 +97,24 @@ def _model(seed: int, vocab: int, hidden: int) -> Seq2Seq:
 
 
 def _unpack(config):
-    seed, vocab, hidden, kind, eos_id, deadlines = config
+    seed, vocab, hidden, kind, eos_id, per_sentence = config
     if kind not in ("plain", "never_ends", "ends_on_a_clock"):
         raise ValueError(f"unknown decoder {kind!r}")
-    return _model(int(seed), int(vocab), int(hidden)), kind, int(eos_id), deadlines
+    return _model(int(seed), int(vocab), int(hidden)), kind, int(eos_id), per_sentence
 
 
 @torch.no_grad()
 def attention_decoder_start(config, src, lengths):
     """The initial state of the decoder ``config`` for the sources ``src: (S, N)``."""
-    model, kind, _, deadlines = _unpack(config)
+    model, kind, _, per_sentence = _unpack(config)
     state = model.encode(torch.as_tensor(src), torch.as_tensor(lengths))
+    # One number per sentence (along dimension 1, like the rest of the state): the shift
+    # of its preferred next words, or the step of its <eos> and the steps taken so far.
+    per_sentence = torch.as_tensor(per_sentence, dtype=torch.float64)[None]
+    if kind == "never_ends":
+        state = (*state, per_sentence)
     if kind == "ends_on_a_clock":
-        # The steps taken so far and the step of each sequence's <eos>, one per sequence
-        # (along dimension 1, like the rest of the state).
-        deadlines = torch.as_tensor(deadlines, dtype=torch.float64)[None]
-        state = (*state, torch.zeros_like(deadlines), deadlines)
+        state = (*state, torch.zeros_like(per_sentence), per_sentence)
     return state
 
 
@@ -120,10 +123,12 @@ def attention_decoder_step(config, tokens, state):
     """One step of the decoder ``config``: ``(log_probs: (N, V), state)``.
 
     ``"plain"`` is the Seq2Seq's own step. ``"never_ends"`` never makes ``<eos>`` the
-    most probable word. ``"ends_on_a_clock"`` ignores the words it is fed (it reads the
+    most probable word, and prefers the word ``(w + shift[n]) % V`` after the word ``w``
+    in sentence ``n``: what it writes next depends on the word it is fed, differently in
+    every sentence. ``"ends_on_a_clock"`` ignores the words it is fed (it reads the
     padding's zero embedding instead) and makes ``<eos>`` the most probable word at
-    step ``deadlines[n]`` of sequence ``n`` (counting from 1) and never before: a decoder
-    whose sequences end at different steps, whatever it is fed.
+    step ``deadline[n]`` of sentence ``n`` (counting from 1) and never before: a decoder
+    whose sentences end at different steps, whatever it is fed.
     """
     model, kind, eos_id, _ = _unpack(config)
     tokens = torch.as_tensor(tokens)
@@ -133,13 +138,19 @@ def attention_decoder_step(config, tokens, state):
             f"got a tensor of shape {tuple(tokens.shape)} and dtype {tokens.dtype}"
         )
     state = tuple(state)
-    clock = None
+    clock = shifts = None
+    if kind == "never_ends":
+        *state, shifts = state
     if kind == "ends_on_a_clock":
         *state, clock, deadlines = state
         tokens = torch.full_like(tokens, PAD)
     logits, state, _ = model.step(tokens.long(), tuple(state))
-    if kind == "never_ends":
+    if shifts is not None:
+        V = logits.shape[1]
+        preferred = (tokens.long() + shifts[0].long()) % V
+        logits[torch.arange(len(tokens)), preferred] += FOLLOW
         logits[:, eos_id] += NEVER
+        state = (*state, shifts)
     if clock is not None:
         clock = clock + 1
         ends = clock[0] >= deadlines[0]
