@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lstmlib.nn import AdditiveAttention, length_mask
+from lstmlib.nn import AdditiveAttention, length_mask, masked_softmax
 from lstmlib.shapes import ShapeError
 
 # Attention ----------------------------------------------------------------------------
@@ -52,6 +52,24 @@ def test_attention_weights_sum_to_one_and_ignore_padding(attention):
     # Without lengths or mask, every position counts.
     _, full = attention(q, k)
     assert bool((full > 0).all())
+
+
+def test_masked_softmax_equals_a_softmax_of_the_kept_scores_alone():
+    scores = torch.tensor([[1.0, 0.5], [2.0, -1.0], [30.0, 3.0]], dtype=torch.double)
+    mask = torch.tensor([[True, True], [True, False], [False, True]])
+    weights = masked_softmax(scores, mask)
+    # Column 0 keeps scores 1 and 2, column 1 keeps 0.5 and 3: softmax by hand.
+    e = torch.exp(torch.tensor([1.0, 2.0], dtype=torch.double))
+    torch.testing.assert_close(weights[:, 0], torch.cat([e / e.sum(), torch.zeros(1).double()]))
+    e = torch.exp(torch.tensor([0.5, 3.0], dtype=torch.double))
+    expected = torch.stack([e[0], torch.tensor(0.0).double(), e[1]]) / e.sum()
+    torch.testing.assert_close(weights[:, 1], expected)
+    # Without a mask, every position counts.
+    torch.testing.assert_close(masked_softmax(scores), torch.softmax(scores, dim=0))
+    with pytest.raises(ValueError, match="at least one position"):
+        masked_softmax(scores, torch.zeros(3, 2, dtype=torch.bool))
+    with pytest.raises(ShapeError, match="mask must have shape"):
+        masked_softmax(scores, mask[:2])
 
 
 def test_attention_errors_name_the_expected_shape(attention):

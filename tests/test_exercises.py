@@ -18,6 +18,7 @@ import cases_04_gru
 import cases_05_bilstm
 import cases_06_convlstm
 import cases_07_forecasting
+import cases_09_attention
 import cases_10_ctc
 import nbformat
 import numpy as np
@@ -37,6 +38,7 @@ EXERCISES = [
     cases_05_bilstm,
     cases_06_convlstm,
     cases_07_forecasting,
+    cases_09_attention,
     cases_10_ctc,
 ]
 

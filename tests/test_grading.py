@@ -69,6 +69,19 @@ def test_oracle_values_round_trip_with_their_types():
     assert back[1][0].dtype == bool and back[2:] == (None, "x")
 
 
+def test_oracle_tensors_round_trip_as_tensors():
+    import torch
+
+    value = (torch.arange(6.0, dtype=torch.float64).reshape(2, 3), torch.tensor([True, False]))
+    back = oracle.decode(json.loads(json.dumps(oracle.encode(value))))
+    assert all(isinstance(t, torch.Tensor) for t in back)
+    assert back[0].dtype == torch.float64 and torch.equal(back[0], value[0])
+    assert back[1].dtype == torch.bool and torch.equal(back[1], value[1])
+    # float32 values travel exactly (as doubles) and keep their dtype.
+    x = torch.randn(4, dtype=torch.float32)
+    assert torch.equal(oracle.decode(json.loads(json.dumps(oracle.encode(x)))), x)
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -77,6 +90,7 @@ def test_oracle_values_round_trip_with_their_types():
         {"array": ["float64", [1], ["1"]]},
         {"tuple": [1], "list": [2]},
         {"function": "os.system"},
+        {"tensor": ["float64", [2], [1.0]]},
         {"array": ["float64", [oracle.MAX_VALUES + 1], [0.0] * (oracle.MAX_VALUES + 1)]},
     ],
 )

@@ -86,7 +86,7 @@ def test_the_repository_and_the_reference_are_out_of_reach(tmp_path):
         import json, os, lstmlib
         package = os.path.dirname(lstmlib.__file__)
         outcome = {{}}
-        for name in ("scratch", "nn", "forecasting"):
+        for name in {sandbox.REFERENCE_MODULES!r}:
             try:
                 __import__("lstmlib." + name)
                 outcome[name] = "imported"
@@ -103,7 +103,8 @@ def test_the_repository_and_the_reference_are_out_of_reach(tmp_path):
         """,
     )
     assert "not available while your notebook is graded" in seen["scratch"]
-    assert "not available" in seen["nn"] and "not available" in seen["forecasting"]
+    assert all("not available" in seen[name] for name in sandbox.REFERENCE_MODULES)
+    assert "seq2seq" in sandbox.REFERENCE_MODULES
     assert seen["repo"] is False and seen["tests"] is False
     assert seen["write"] in ("OSError", "PermissionError")
 

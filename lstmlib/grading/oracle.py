@@ -14,8 +14,9 @@ an exercise gives its students. ``reference(name)`` returns such a function:
   reference's result. The grader answers only the functions that the cell now
   running may use: the test's stand-ins and the exercise's given helpers.
 
-Arguments and results travel as JSON (``encode``, ``decode``): arrays with
-their dtype, tuples, lists, numbers and strings, nothing that could run code.
+Arguments and results travel as JSON (``encode``, ``decode``): arrays and torch
+tensors with their dtype, tuples, lists, numbers and strings, nothing that could
+run code.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import socket
 import struct
+import sys
 import threading
 
 import numpy as np
@@ -41,13 +43,24 @@ class OracleError(RuntimeError):
 # --- the wire format -------------------------------------------------------------
 
 
+def _encode_array(array: np.ndarray) -> list:
+    if array.dtype.name not in DTYPES:
+        array = array.astype(np.float64)
+    return [array.dtype.name, list(array.shape), array.ravel().tolist()]
+
+
+def _is_tensor(value) -> bool:
+    torch = sys.modules.get("torch")  # never imported here: only a kernel that has it
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 def encode(value):
-    """``value`` (arrays, tuples, lists, numbers, strings, None) as JSON-ready data."""
+    """``value`` (arrays, torch tensors, tuples, lists, numbers, strings, None) as
+    JSON-ready data. A tensor travels as its values and comes back as a CPU tensor."""
     if isinstance(value, np.ndarray | np.generic):
-        array = np.asarray(value)
-        if array.dtype.name not in DTYPES:
-            array = array.astype(np.float64)
-        return {"array": [array.dtype.name, list(array.shape), array.ravel().tolist()]}
+        return {"array": _encode_array(np.asarray(value))}
+    if _is_tensor(value):
+        return {"tensor": _encode_array(value.detach().cpu().numpy())}
     if isinstance(value, tuple):
         return {"tuple": [encode(v) for v in value]}
     if isinstance(value, list):
@@ -68,7 +81,7 @@ def decode(data, budget=None):
     if kind in ("tuple", "list") and isinstance(body, list):
         items = [decode(v, budget) for v in body]
         return tuple(items) if kind == "tuple" else items
-    if kind == "array" and isinstance(body, list) and len(body) == 3:
+    if kind in ("array", "tensor") and isinstance(body, list) and len(body) == 3:
         dtype, shape, values = body
         ok_shape = isinstance(shape, list) and all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
@@ -80,7 +93,12 @@ def decode(data, budget=None):
             raise ValueError("bad array size")
         if not all(isinstance(v, bool | int | float) for v in values):
             raise ValueError("bad array values")
-        return np.array(values, dtype=dtype).reshape(shape)
+        array = np.array(values, dtype=dtype).reshape(shape)
+        if kind == "tensor":
+            import torch
+
+            return torch.from_numpy(array)
+        return array
     raise ValueError("not an encoded value")
 
 
@@ -136,6 +154,16 @@ ELSEWHERE = {
     "collapse": "lstmlib.ctc",
     "ctc_forward": "lstmlib.ctc",
 }
+ELSEWHERE |= dict.fromkeys(  # exercise 09: the attention's parts, and its decoders
+    (
+        "attention_scores",
+        "masked_softmax",
+        "attention_context",
+        "attention_decoder_start",
+        "attention_decoder_step",
+    ),
+    "lstmlib.grading.assignments.attention_oracles",
+)
 
 
 def _library_function(name: str):

@@ -46,7 +46,7 @@ WORKDIR = f"{HOME}/work"
 SUBMISSION = "/submission"
 IPC = "/ipc"  # the kernel's sockets, inside the sandbox
 # lstmlib's modules that hold answers to exercises: out of the kernel's reach.
-REFERENCE_MODULES = ("scratch", "nn", "forecasting", "ctc")
+REFERENCE_MODULES = ("scratch", "nn", "forecasting", "seq2seq", "ctc")
 
 
 class SandboxUnavailable(RuntimeError):

@@ -23,10 +23,11 @@ at every step for plotting (just ``"h"`` for the plain RNN).
 ``ConvLSTM``/``ConvLSTMCell`` (``convlstm.py``): the convolutional LSTM of Shi et al.
 (2015), over image sequences ``(B, T, C, H, W)``.
 ``AdditiveAttention`` (``attention.py``): Bahdanau et al.'s (2015) attention over
-time-major encoder outputs ``(S, B, K)``, padding masked by lengths or a mask.
+time-major encoder outputs ``(S, B, K)``, padding masked by lengths or a mask
+(``masked_softmax``: the softmax over the source positions that leaves padding out).
 """
 
-from lstmlib.nn.attention import AdditiveAttention, length_mask
+from lstmlib.nn.attention import AdditiveAttention, length_mask, masked_softmax
 from lstmlib.nn.convlstm import ConvLSTM, ConvLSTMCell, convlstm_step
 from lstmlib.nn.gru import GRU, GRUCell, gru_step
 from lstmlib.nn.lstm import LSTM, LSTMCell, lstm_step, record_gates
@@ -45,6 +46,7 @@ __all__ = [
     "convlstm_step",
     "gru_step",
     "length_mask",
+    "masked_softmax",
     "lstm_step",
     "record_gates",
     "rnn_step",

@@ -33,6 +33,25 @@ def length_mask(lengths, S: int) -> torch.Tensor:
     return torch.arange(S, device=lengths.device)[:, None] < lengths[None, :]
 
 
+def masked_softmax(scores, mask=None):
+    """The softmax of ``scores: (S, B)`` over the source positions ``S``, each column on
+    its own, with the positions where ``mask: (S, B)`` is False left out.
+
+    A left-out position gets the score :math:`-\\infty` before the softmax, hence the weight
+    exactly 0, and the other weights of its column still sum to one. Every column must keep
+    at least one position.
+    """
+    sizes = check_shape("scores", scores, ("S", "B"))
+    if mask is not None:
+        check_shape("mask", mask, ("S", "B"), sizes)
+        if mask.dtype != torch.bool:
+            raise TypeError(f"mask must be a boolean tensor, got dtype {mask.dtype}")
+        if not bool(mask.any(0).all()):
+            raise ValueError("mask must keep at least one position of every sequence")
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=0)
+
+
 class AdditiveAttention(nn.Module):
     """Bahdanau's additive attention: ``score = v^T tanh(W_q q + W_k k)``.
 
@@ -110,15 +129,7 @@ class AdditiveAttention(nn.Module):
             mask = length_mask(lengths, sizes["S"])
         if projected_keys is not None:
             check_shape("projected_keys", projected_keys, ("S", "B", "A"), sizes)
-        e = self.scores(query, keys, projected_keys)
-        if mask is not None:
-            check_shape("mask", mask, ("S", "B"), sizes)
-            if mask.dtype != torch.bool:
-                raise TypeError(f"mask must be a boolean tensor, got dtype {mask.dtype}")
-            if not bool(mask.any(0).all()):
-                raise ValueError("mask must keep at least one position of every sequence")
-            e = e.masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(e, dim=0)
+        weights = masked_softmax(self.scores(query, keys, projected_keys), mask)
         context = (weights[..., None] * values).sum(0)
         return context, weights
 
