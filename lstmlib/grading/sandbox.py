@@ -263,6 +263,12 @@ def kernel_env(extra: dict[str, str]) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
+    # The kernel imports the lstmlib the grader runs and binds in (a checkout on the
+    # grader's PYTHONPATH, say), not the copy an editable install's finder points to,
+    # which the sandbox does not have.
+    package_root = str(Path(lstmlib.__file__).resolve().parent.parent)
+    if package_root not in site.getsitepackages():
+        env["PYTHONPATH"] = package_root
     env.update(extra)
     return env
 
