@@ -18,6 +18,7 @@ import cases_04_gru
 import cases_05_bilstm
 import cases_06_convlstm
 import cases_07_forecasting
+import cases_08_language_model
 import nbformat
 import numpy as np
 import pytest
@@ -36,6 +37,7 @@ EXERCISES = [
     cases_05_bilstm,
     cases_06_convlstm,
     cases_07_forecasting,
+    cases_08_language_model,
 ]
 
 

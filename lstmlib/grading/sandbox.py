@@ -45,7 +45,7 @@ WORKDIR = f"{HOME}/work"
 SUBMISSION = "/submission"
 IPC = "/ipc"  # the kernel's sockets, inside the sandbox
 # lstmlib's modules that hold answers to exercises: out of the kernel's reach.
-REFERENCE_MODULES = ("scratch", "nn", "forecasting")
+REFERENCE_MODULES = ("scratch", "nn", "forecasting", "language_model", "sampling")
 
 
 class SandboxUnavailable(RuntimeError):
