@@ -73,6 +73,7 @@ __all__ = [
     "WordCorpus",
     "batchify",
     "bptt_batches",
+    "load_books",
     "load_corpus",
     "load_ptb",
     "load_verses",
@@ -251,6 +252,36 @@ def load_verses() -> list[tuple[str, str]]:
     text, starts, ends = bible.scripture_content, bible.verse_start_indices, bible.verse_end_indices
     # Verse ids are book * 1_000_000 + chapter * 1_000 + verse, so sorting them is reading order.
     return [(titles[v // 1_000_000], text[starts[v] : ends[v]].strip()) for v in sorted(starts)]
+
+
+def load_books(books: Sequence[str]) -> dict[str, list[str]]:
+    """The tokens of some books of the WEB, each as one stream: ``<eos>`` after every verse.
+
+    For experiments smaller than :func:`load_corpus`'s (an exercise that trains in
+    seconds on one book and measures on the next), with the same tokenisation.
+
+    Args:
+        books: short titles as :func:`load_verses` names them, e.g. ``["Genesis", "Exodus"]``.
+
+    Returns:
+        ``{book: tokens}`` in the order of ``books``; ``load_books(["Genesis"])["Genesis"]``
+        starts ``["in", "the", "beginning", "god", ...]``.
+
+    Raises:
+        ValueError: naming a book the WEB does not have.
+    """
+    wanted = {book: [] for book in books}
+    known = {}  # every book, in reading order
+    for book, verse in load_verses():
+        known[book] = None
+        if book in wanted:
+            wanted[book] += [*tokenize(verse), EOS]
+    missing = [book for book in wanted if book not in known]
+    if missing:
+        raise ValueError(
+            f"no book called {missing[0]!r} in {CORPUS_NAME}; its books are {', '.join(known)}"
+        )
+    return wanted
 
 
 def _book_split(sizes: Sequence[int], fractions: Sequence[float]) -> list[int]:

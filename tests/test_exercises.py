@@ -18,6 +18,7 @@ import cases_04_gru
 import cases_05_bilstm
 import cases_06_convlstm
 import cases_07_forecasting
+import cases_08_language_model
 import cases_09_attention
 import cases_10_ctc
 import nbformat
@@ -38,6 +39,7 @@ EXERCISES = [
     cases_05_bilstm,
     cases_06_convlstm,
     cases_07_forecasting,
+    cases_08_language_model,
     cases_09_attention,
     cases_10_ctc,
 ]

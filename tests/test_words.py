@@ -17,6 +17,7 @@ from lstmlib.words import (
     Vocabulary,
     batchify,
     bptt_batches,
+    load_books,
     load_corpus,
     load_ptb,
     load_verses,
@@ -172,6 +173,24 @@ def test_corpus_splits_are_contiguous_runs_of_whole_books(corpus):
     for ids, part in zip((corpus.train, corpus.valid, corpus.test), parts, strict=True):
         words = [w for book, text in verses if book in part for w in (*tokenize(text), EOS)]
         assert corpus.vocab.decode(ids) == [w if w in corpus.vocab else UNK for w in words]
+
+
+def test_load_books_are_the_corpus_words_of_those_books(corpus):
+    # Matthew is the last book of the training part, Mark the first of validation: their
+    # streams, joined, are where load_corpus's two parts meet.
+    books = load_books(["Mark", "Matthew"])
+    assert list(books) == ["Mark", "Matthew"]  # in the order asked for
+    matthew, mark = books["Matthew"], books["Mark"]
+    assert matthew[-1] == EOS and mark[:5] == ["the", "beginning", "of", "the", "gospel"]
+    unk = [w if w in corpus.vocab else UNK for w in matthew]
+    assert corpus.vocab.decode(corpus.train[-len(matthew) :]) == unk
+    assert corpus.vocab.decode(corpus.valid[: len(mark)]) == [
+        w if w in corpus.vocab else UNK for w in mark
+    ]
+    genesis = load_books(["Genesis"])["Genesis"]
+    assert " ".join(genesis[:11]) == "in the beginning god created the heavens and the earth <eos>"
+    with pytest.raises(ValueError, match="no book called 'Genesys'.*Genesis, Exodus"):
+        load_books(["Genesis", "Genesys"])
 
 
 def test_a_missing_corpus_package_is_named(monkeypatch):

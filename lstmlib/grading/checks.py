@@ -5,7 +5,7 @@ which output is wrong and how: its shape, or the worst entry (and, where the
 case is not hidden, the expected value there). The student's functions are
 called through ``run_answer``, which turns a ``NotImplementedError`` or a crash
 into such a message and refuses answers that call the course's own reference
-implementation in ``lstmlib.scratch`` or ``lstmlib.nn``.
+implementation (``lstmlib.scratch``, ``lstmlib.nn``, the language model's modules).
 
 These checks run in two places: in the student's kernel, on the visible example
 of each test, for quick feedback while they work; and in the judge
@@ -30,8 +30,14 @@ _unravel_index = np.unravel_index
 _float64 = np.float64
 
 _LSTMLIB = Path(__file__).resolve().parent.parent
-# The reference implementations an answer must not call: NumPy and PyTorch alike.
-_REFERENCE_DIRS = (str(_LSTMLIB / "scratch"), str(_LSTMLIB / "nn"))
+# The reference implementations an answer must not call: NumPy and PyTorch alike, and the
+# word language model's (its perplexity and sampling are exercise 08's answers).
+_REFERENCE_DIRS = (
+    str(_LSTMLIB / "scratch"),
+    str(_LSTMLIB / "nn"),
+    str(_LSTMLIB / "language_model.py"),
+    str(_LSTMLIB / "sampling.py"),
+)
 _GRADING_DIR = str(_LSTMLIB / "grading")
 
 
@@ -113,7 +119,7 @@ def run_answer(function, *args, reference_allowed=False, **kwargs):
     """Call a student's ``function`` and return its result.
 
     Raises ``GradingError`` (with the function's name) if it is not implemented
-    yet, if it raises, or if it calls a function of ``lstmlib.scratch`` or ``lstmlib.nn``:
+    yet, if it raises, or if it calls a reference function (``_REFERENCE_DIRS``):
     the reference implementation is what the answer is compared with, so an
     answer that calls it earns nothing. With ``reference_allowed`` (a part that asks
     the student to *use* the library, such as training a model) that check is off.

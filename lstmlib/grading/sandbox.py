@@ -46,7 +46,15 @@ WORKDIR = f"{HOME}/work"
 SUBMISSION = "/submission"
 IPC = "/ipc"  # the kernel's sockets, inside the sandbox
 # lstmlib's modules that hold answers to exercises: out of the kernel's reach.
-REFERENCE_MODULES = ("scratch", "nn", "forecasting", "seq2seq", "ctc")
+REFERENCE_MODULES = (
+    "scratch",
+    "nn",
+    "forecasting",
+    "language_model",
+    "sampling",
+    "seq2seq",
+    "ctc",
+)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -288,14 +296,16 @@ def kernel_env(extra: dict[str, str]) -> dict[str, str]:
         "MPLBACKEND": "agg",
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "PYTHONDONTWRITEBYTECODE": "1",
-        # The grader's own lstmlib, the one bound in the sandbox: an editable install may
-        # point elsewhere (another checkout), which the sandbox does not have. Only the
-        # package is bound in that folder, not the repository around it.
-        "PYTHONPATH": str(Path(lstmlib.__file__).resolve().parent.parent),
         # Several kernels grade at once on few cores: one thread each.
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
+    # The kernel imports the lstmlib the grader runs and binds in (a checkout on the
+    # grader's PYTHONPATH, say), not the copy an editable install's finder points to,
+    # which the sandbox does not have.
+    package_root = str(Path(lstmlib.__file__).resolve().parent.parent)
+    if package_root not in site.getsitepackages():
+        env["PYTHONPATH"] = package_root
     env.update(extra)
     return env
 

@@ -20,6 +20,7 @@ MODULES = {
     "05-bilstm": "bilstm",
     "06-convlstm": "convlstm",
     "07-forecasting": "forecasting",
+    "08-language-model": "language_model",
     "09-attention": "attention",
     "10-ctc": "ctc",
 }
