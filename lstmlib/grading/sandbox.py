@@ -263,6 +263,11 @@ def kernel_env(extra: dict[str, str]) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
+    # The kernel imports the lstmlib the grader runs (bound at the same path), also when that
+    # one comes from PYTHONPATH (a checkout) rather than from the installed packages.
+    parent = str(Path(lstmlib.__file__).resolve().parent.parent)
+    if parent not in site.getsitepackages():
+        env["PYTHONPATH"] = parent
     env.update(extra)
     return env
 
