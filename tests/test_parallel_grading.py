@@ -20,10 +20,8 @@ from parallel_harness import (
     graded_in_log,
     make_course,
     scores,
-    serial_autograde,
     sqlite_is_intact,
     sqlite_url,
-    totals,
 )
 
 pytestmark = pytest.mark.slow
@@ -31,15 +29,8 @@ A = cases.ASSIGNMENT
 
 
 @pytest.fixture(scope="module")
-def serial(tmp_path_factory):
-    """The corpus graded by stock nbgrader: per student, per cell."""
-    root = tmp_path_factory.mktemp("serial")
-    expected = make_course(root, cases)
-    result = serial_autograde(root, A)
-    assert "corrupt_file" in result.stdout + result.stderr
-    graded = scores(sqlite_url(root), A)
-    assert {s: totals(graded)[s] for s in expected} == expected  # nbgrader grades it right
-    return graded
+def serial(serial_02_scores):
+    return serial_02_scores
 
 
 @pytest.fixture(scope="module")
