@@ -157,3 +157,32 @@ def test_feedback_for_everyone_in_parallel(parallel):
     pages = sorted(p.parent.parent.name for p in (root / "feedback").glob(f"*/{A}/*.html"))
     graded = sorted(p.parent.parent.name for p in (root / "autograded").glob(f"*/{A}/*.ipynb"))
     assert pages == graded and len(pages) == 12
+
+
+def test_report_renders_offline_in_chromium(parallel):
+    from playwright.sync_api import sync_playwright
+    from test_book import CHROMIUM, CHROMIUM_ARGS
+
+    root, _ = parallel
+    page_path = root / "reports" / f"{A}.html"
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing ({CHROMIUM}): install it with `make browser`.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        requests = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("networkidle")
+        figures = page.locator("svg").count()
+        attention = page.locator("#attention + table").inner_text()
+        failures = page.locator("body").inner_text()
+        totals_rows = page.locator("#totals + table tr").count()
+        drawn = page.evaluate("[...document.querySelectorAll('svg')].map(s => s.getBBox().width)")
+        browser.close()
+    assert requests == [page_path.as_uri()], requests  # the page itself, nothing else
+    assert figures == 1 + len(cases.POINTS)  # the total and one per graded part
+    assert all(width > 100 for width in drawn)
+    assert "corrupt_file" in attention and "NotJSONError" in attention
+    assert "h has wrong values" in failures  # a judge's verdict, counted per test
+    assert totals_rows == 1 + 1 + 13  # header, points, every student
