@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # multi-GB CUDA build. With a GPU, install the torch you need into .venv first.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: book test lint exercises browser sandbox serve clean
+.PHONY: book test lint exercises browser sandbox postgres serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 book: $(VENV)/.installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## test: install everything (Chromium and bubblewrap too) and run the whole test suite
-test: $(VENV)/.installed browser sandbox
+## test: install everything (Chromium, bubblewrap, PostgreSQL too) and run the whole test suite
+test: $(VENV)/.installed browser sandbox postgres
 	$(BIN)/python -m pytest -ra
 
 ## lint: ruff over the library, the tests and the notebooks
@@ -56,6 +56,12 @@ sandbox:
 	@command -v bwrap >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
 	  else echo "bubblewrap is missing: sudo apt-get install bubblewrap" >&2; exit 1; fi; }
+
+# The PostgreSQL gradebook tests start a server of their own (Debian's postgresql package).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
 
 clean:
 	rm -rf _build .grading

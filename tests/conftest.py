@@ -123,3 +123,19 @@ def make_gru_problem(rng):
 def device(request):
     """Every device to run PyTorch code on: "cpu", and "cuda" when there is a GPU."""
     return torch.device(request.param)
+
+
+@pytest.fixture(scope="session")
+def serial_02_scores(tmp_path_factory):
+    """Exercise 02's corpus graded by stock, serial ``nbgrader autograde``, per student and
+    cell: the oracle of the parallel, PostgreSQL and Dask grading tests."""
+    import cases_02_lstm_forward as cases
+    from parallel_harness import make_course, scores, serial_autograde, sqlite_url, totals
+
+    root = tmp_path_factory.mktemp("serial-02")
+    expected = make_course(root, cases)
+    result = serial_autograde(root, cases.ASSIGNMENT)
+    assert "corrupt_file" in result.stdout + result.stderr
+    graded = scores(sqlite_url(root), cases.ASSIGNMENT)
+    assert {s: totals(graded)[s] for s in expected} == expected  # nbgrader grades it right
+    return graded
