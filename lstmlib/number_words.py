@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from lstmlib.shapes import check_shape
+from lstmlib.words import pad_sequences
 
 __all__ = [
     "BOS",
@@ -183,24 +184,6 @@ class Vocabulary:
         if bad:
             raise ValueError(f"ids out of range [0, {len(self)}): {bad[:10]}")
         return detokenize(self.tokens[i] for i in ids)
-
-
-def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int = 0):
-    """Sequences of ids as one time-major padded batch.
-
-    Returns:
-        ids: (S, B) int64, column ``b`` holding ``sequences[b]`` then ``pad_id``;
-        lengths: (B,) int64, the length of each sequence (``S`` is the longest).
-    """
-    if not sequences:
-        raise ValueError("pad_sequences needs at least one sequence")
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    if int(lengths.min()) < 1:
-        raise ValueError("every sequence needs at least one id")
-    ids = torch.full((int(lengths.max()), len(sequences)), pad_id, dtype=torch.long)
-    for b, sequence in enumerate(sequences):
-        ids[: len(sequence), b] = torch.as_tensor(sequence, dtype=torch.long)
-    return ids, lengths
 
 
 class Batch(NamedTuple):

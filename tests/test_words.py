@@ -21,6 +21,7 @@ from lstmlib.words import (
     load_corpus,
     load_ptb,
     load_verses,
+    pad_sequences,
     tokenize,
 )
 
@@ -306,3 +307,15 @@ def test_train_lm_learns_a_repeating_text_and_calls_back():
     assert perplexity(model, data, bptt=10) < 1.05
     with pytest.raises(ValueError, match="at least 2 rows"):
         train_lm(model, data[:1], steps=1)
+
+
+def test_pad_sequences_by_hand():
+    ids, lengths = pad_sequences([torch.tensor([5, 6]), [7, 8, 9], torch.tensor([4])], 2)
+    assert ids.tolist() == [[5, 7, 4], [6, 8, 2], [2, 9, 2]]
+    assert ids.dtype == lengths.dtype == torch.long and lengths.tolist() == [2, 3, 1]
+    with pytest.raises(ValueError, match=r"sequences\[1\] is empty"):
+        pad_sequences([torch.tensor([1]), torch.tensor([], dtype=torch.long)], 0)
+    with pytest.raises(ShapeError, match=r"sequences\[0\]"):
+        pad_sequences([torch.zeros(2, 2, dtype=torch.long)], 0)
+    with pytest.raises(ValueError, match="at least one sequence"):
+        pad_sequences([], 0)
