@@ -6,6 +6,7 @@
   off: the kernels run with ``LSTM_COURSE_STATIC_WIDGETS=1``, so ``lstmlib.widgets`` draws
   static figures and the pages have no widgets to render.
 - Every notebook page offers its executed ``.ipynb`` in the theme's download menu.
+- Chapters execute several at a time before Sphinx reads them (``parallel_execution``).
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def offer_notebook(app: Sphinx, pagename: str, templatename, context: dict, doct
 def setup(app: Sphinx) -> dict:
     # Set before any notebook runs: the kernels that the build starts inherit it.
     os.environ[STATIC_ENV] = "1"
+    # Chapters execute several at a time before Sphinx reads them (parallel_execution.py).
+    app.setup_extension("parallel_execution")
     app.connect("config-inited", configure)
     app.connect("build-finished", copy_mathjax)
     # Before sphinx-book-theme builds its header buttons (priority 501).
