@@ -82,16 +82,22 @@ def forward_backward(model, x, grad_out):
     return out
 
 
+def assert_close32(actual, expected):
+    """Equal to float32 rounding: within ``1e-4`` of ``expected``'s largest entry (a
+    gradient sums ``B * T`` float32 products)."""
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
+
+
 def check_same(models, x, grad_out):
-    """Outputs and parameter gradients of all three agree to float32 rounding: within
-    ``1e-4`` of the largest entry (a gradient sums ``B * T`` float32 products)."""
-    results = {}
-    for name, model in models.items():
+    """Outputs and parameter gradients of every model agree with the first's to float32
+    rounding. The models must list their parameters in the same order and layout."""
+    results = []
+    for model in models.values():
         out = forward_backward(model, x, grad_out)
-        results[name] = [out.detach(), *(p.grad for p in model.parameters())]
-    for name in ("bptt", "autograd"):
-        for a, b in zip(results[name], results["torch"], strict=True):
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-4 * float(b.abs().max()))
+        results.append([out.detach(), *(p.grad for p in model.parameters())])
+    for other in results[1:]:
+        for a, b in zip(other, results[0], strict=True):
+            assert_close32(a, b)
 
 
 def synchronize(device):
