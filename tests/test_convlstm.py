@@ -70,10 +70,15 @@ def copy_to_torch_lstm(ours, ref):
             getattr(ref, f"bias_hh_l{k}").zero_()
 
 
-def test_1x1_kernel_equals_torch_lstm_at_every_pixel(device):
+# The two ways ConvLSTM runs its convolutions (only speed differs); "auto" picks one.
+DESIGNS = pytest.mark.parametrize("design", ["hoisted", "per_step"])
+
+
+@DESIGNS
+def test_1x1_kernel_equals_torch_lstm_at_every_pixel(device, design):
     C = 4
     torch.manual_seed(0)
-    ours = ConvLSTM(C_IN, C, 1, num_layers=2, device=device, dtype=F64)
+    ours = ConvLSTM(C_IN, C, 1, num_layers=2, device=device, dtype=F64, input_convolution=design)
     ref = torch.nn.LSTM(C_IN, C, num_layers=2, batch_first=True, device=device, dtype=F64)
     copy_to_torch_lstm(ours, ref)
     x = randn(B, T, C_IN, H, W, device=device).requires_grad_()
@@ -116,10 +121,11 @@ def test_1x1_cell_equals_torch_lstm_cell(device):
 # --- (b) autograd against finite differences ------------------------------------------
 
 
+@DESIGNS
 @pytest.mark.parametrize("peephole", [False, True])
-def test_gradients_match_finite_differences(peephole):
+def test_gradients_match_finite_differences(peephole, design):
     torch.manual_seed(0)
-    model = ConvLSTM(1, 2, 3, peephole=peephole, dtype=F64)
+    model = ConvLSTM(1, 2, 3, peephole=peephole, dtype=F64, input_convolution=design)
     set_peepholes(model)
     names = [n for n, _ in model.named_parameters()]
     params = [p.detach().clone().requires_grad_() for p in model.parameters()]
@@ -238,13 +244,22 @@ def test_zero_peepholes_equal_the_plain_cell_and_others_do_not():
 # --- (f) layers, batch_first, states: against the NumPy step ---------------------------
 
 
+@DESIGNS
 @pytest.mark.parametrize("batch_first", [True, False])
-def test_stacked_layers_equal_numpy_steps(device, batch_first):
+def test_stacked_layers_equal_numpy_steps(device, batch_first, design):
     # Two layers with different channels (states as lists), peepholes, an initial
     # state: the module against a plain loop of NumPy steps, layer k reading layer k-1.
     hidden = [3, 2]
     torch.manual_seed(0)
-    model = ConvLSTM(C_IN, hidden, 3, num_layers=2, batch_first=batch_first, peephole=True)
+    model = ConvLSTM(
+        C_IN,
+        hidden,
+        3,
+        num_layers=2,
+        batch_first=batch_first,
+        peephole=True,
+        input_convolution=design,
+    )
     set_peepholes(model)
     model = model.to(device, F64)
     x = randn(B, T, C_IN, H, W)
@@ -266,6 +281,28 @@ def test_stacked_layers_equal_numpy_steps(device, batch_first):
     assert out.device == x_in.to(device).device
     assert_close(out.cpu(), expected)
     assert isinstance(h_n, list) and [t.shape[1] for t in h_n] == hidden
+
+
+@pytest.mark.parametrize("channels", [(2, 5), (5, 2)])  # auto: per step, then hoisted
+def test_both_designs_and_auto_give_the_same_outputs_and_gradients(channels):
+    c_in, c_hid = channels
+    x = randn(B, T, c_in, H, W)
+    results = []
+    for design in ("hoisted", "per_step", "auto"):
+        torch.manual_seed(0)
+        model = ConvLSTM(
+            c_in, c_hid, 3, num_layers=2, peephole=True, dtype=F64, input_convolution=design
+        )
+        set_peepholes(model)
+        xg = x.clone().requires_grad_()
+        out, (h_n, c_n) = model(xg)
+        loss = (out * randn(*out.shape, seed=7)).sum() + c_n.sum()
+        results.append([out, c_n, *torch.autograd.grad(loss, [xg, *model.parameters()])])
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            assert_close(a, b)
+    with pytest.raises(ValueError, match="input_convolution must be one of"):
+        ConvLSTM(1, 2, 3, input_convolution="fused")
 
 
 def test_state_passing_splits_a_sequence(device):

@@ -1,4 +1,4 @@
-"""PyTorch modules written from the book's equations (autograd does the backward).
+"""PyTorch modules written from the book's equations.
 
 Conventions (the same for every model in this package):
 
@@ -19,7 +19,11 @@ Modules: ``RNN``/``RNNCell`` (``rnn.py``); ``LSTM``/``LSTMCell`` (``lstm.py``, w
 also take variable-length batches (as ``lengths=`` or a ``PackedSequence``),
 ``bidirectional=True`` and ``dropout``; what they share is in ``_recurrent.py``,
 including ``record_gates``, a context manager that records their gates and states
-at every step for plotting (just ``"h"`` for the plain RNN).
+at every step for plotting (just ``"h"`` for the plain RNN). The layers' backward
+is the hand-written backpropagation through time the book derives (``bptt.py``: one
+``torch.autograd.Function`` per layer and direction, weight gradients as
+whole-sequence products); ``layer.bptt = False`` switches to autograd through the
+step, the reference it is tested against. The cells and the other modules use autograd.
 ``ConvLSTM``/``ConvLSTMCell`` (``convlstm.py``): the convolutional LSTM of Shi et al.
 (2015), over image sequences ``(B, T, C, H, W)``.
 ``AdditiveAttention`` (``attention.py``): Bahdanau et al.'s (2015) attention over

@@ -12,10 +12,16 @@ here, written once:
 - ``RecurrentCell``: the cells' checks and recording around one step;
 - ``record_gates``: the context manager that records the gates for plotting.
 
-A subclass names its gates and states and supplies its step, split in two for
-speed: ``_project`` computes the input's share of the pre-activations for all
-steps in one matrix product (it does not depend on the state), and ``_step``
-does the rest of one step. Only ``_step`` runs inside the loop over time.
+A subclass names its gates and states and supplies its recurrence twice:
+
+- ``_bptt``, the default (``bptt = True``): the whole layer direction as one
+  ``torch.autograd.Function`` of ``lstmlib.nn.bptt``, whose backward is the
+  hand-written backpropagation through time the book derives;
+- ``_project`` and ``_step``, run with autograd recording every operation
+  (``bptt = False``): the reference the hand-written backward is tested against.
+  ``_project`` computes the input's share of the pre-activations for all steps in
+  one matrix product (it does not depend on the state), and ``_step`` does the rest
+  of one step; only ``_step`` runs inside the loop over time.
 
 Variable lengths are handled by masking, not by per-sequence branching: every
 sequence runs all ``L`` steps; outputs past a sequence's length are zeroed and its
@@ -154,13 +160,21 @@ class RecurrentLayer(nn.Module):
       ``x: (L, N, I)`` to ``(L, N, G * H)``;
     - ``_step(xw, state, w_hh_t, b_hh)``: one step from the input's share
       ``xw: (N, G * H)``, the state (a tuple in ``STATES``' order) and
-      ``w_hh_t = w_hh.T``, to ``(new state, gates)``;
+      ``w_hh_t = w_hh.T``, to ``(new state, gates)`` (the autograd path);
+    - ``_bptt(x, state, params)``: the whole direction ``x: (L, N, I)`` through its
+      ``lstmlib.nn.bptt`` function, to ``h: (L, N, H)``, the other states at every
+      step (a tuple of ``(L, N, H)``) and the gates at every step (a tuple of
+      ``(L, N, H)`` in ``GATES``' order);
     - ``forward`` (to document its ``hx``), which calls ``_forward``.
     """
 
     GATES: tuple[str, ...] = ()
     BLOCKS: int | None = None
     STATES: tuple[str, ...] = ("h",)
+    #: True: the backward is the hand-written BPTT of ``lstmlib.nn.bptt`` (``_bptt``);
+    #: False: autograd through every ``_step`` (slower; the reference it is tested
+    #: against). Set it on a layer, ``lstm.bptt = False``, or on the class.
+    bptt: bool = True
 
     def __init__(
         self,
@@ -341,7 +355,31 @@ class RecurrentLayer(nn.Module):
     def _scan(self, x, state, params, last, record):
         """One direction of one layer over ``x: (L, N, I)`` from ``state``; returns
         ``output: (L, N, H)``, the final state (at step ``last`` if given) and, if
-        ``record``, the detached gates and states of every step (else None)."""
+        ``record``, the detached gates and states of every step (else None).
+
+        The hand-written BPTT of ``lstmlib.nn.bptt`` if ``self.bptt``, else autograd
+        through ``_step`` (the reference it is tested against)."""
+        if self.bptt:
+            output, others, gates = self._bptt(x, state, params)
+            state = (output[-1], *(s[-1] for s in others))
+        else:
+            output, state, others, gates = self._autograd_scan(
+                x, state, params, last is not None or record, record
+            )
+        if last is not None:  # each sequence's own last step
+            state = (output[last], *(s[last] for s in others))
+        values = None
+        if record:
+            with torch.no_grad():
+                values = [v.detach() for v in (*gates, *others, output)]
+            values = dict(zip((*self.GATES, *self.STATES[1:], "h"), values, strict=True))
+        return output, state, values
+
+    def _autograd_scan(self, x, state, params, stack, record):
+        """``_step`` along ``x: (L, N, I)`` with autograd recording every operation;
+        returns ``output: (L, N, H)``, the final state, the other states (the LSTM's
+        ``c``) stacked ``(L, N, H)`` if ``stack`` (else ``[]``), and the gates stacked
+        ``(L, N, H)`` if ``record`` (else ``[]``)."""
         w_ih, w_hh, b_ih, b_hh = params
         step, w_hh_t = self._step, w_hh.t()
         # unbind, not xw[t]: the backward of L indexing ops would add L full-size gradients.
@@ -353,18 +391,10 @@ class RecurrentLayer(nn.Module):
             if record:
                 gates.append(g)
         output = torch.stack([s[0] for s in states])  # (L, N, H): the layer's output
-        # The other states (the LSTM's c) at every step, stacked only if needed.
-        needed = last is not None or record
-        others = [torch.stack(s) for s in list(zip(*states, strict=True))[1:]] if needed else []
-        if last is not None:  # each sequence's own last step
-            state = (output[last], *(s[last] for s in others))
-        values = None
-        if record:
-            with torch.no_grad():
-                values = [torch.stack(v) for v in zip(*gates, strict=True)]
-                values += [s.detach() for s in others] + [output.detach()]
-            values = dict(zip((*self.GATES, *self.STATES[1:], "h"), values, strict=True))
-        return output, state, values
+        others = [torch.stack(s) for s in list(zip(*states, strict=True))[1:]] if stack else []
+        with torch.no_grad():
+            gates = [torch.stack(v) for v in zip(*gates, strict=True)]
+        return output, state, others, gates
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

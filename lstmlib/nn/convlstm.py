@@ -19,11 +19,19 @@ The peephole terms ``w_c* ⊙ c`` are optional (``peephole=True``).
 
 Choices, and why:
 
-- Two convolutions, one over ``x`` and one over ``h`` (not one over the
-  concatenation ``[x, h]``): they mirror the LSTM's ``W_ih``/``W_hh`` and the
-  paper's ``W_x*``/``W_h*``, and the layer can convolve the input for all steps
-  at once, leaving only ``W_h * h`` in the loop over time. One bias ``b: (4 C_hid,)``
+- Two weights, one over ``x`` and one over ``h`` (not one over the concatenation
+  ``[x, h]``): they mirror the LSTM's ``W_ih``/``W_hh`` and the paper's
+  ``W_x*``/``W_h*``, and let the layer convolve the input for all steps at once,
+  leaving only ``W_h * h`` in the loop over time. One bias ``b: (4 C_hid,)``
   (the paper's ``b_i, b_f, b_c, b_o``): a second one would only add to it.
+- How the two convolutions run (``input_convolution``): ``"hoisted"`` convolves the
+  input for all frames at once before the loop and ``h`` at every step; ``"per_step"``
+  convolves ``cat([x_t, h])`` with ``cat([W_x, W_h])`` once per step (what most public
+  ConvLSTMs do). Both compute the same sums, in a different order (equal to float
+  rounding). ``"auto"`` (the default) picks per layer: per step when the layer's
+  input has fewer channels than its state (the input's convolution is then a small
+  part of the work, and one convolution per step beats two plus an addition),
+  hoisted otherwise (measured in ``benchmarks/convlstm_speed.py``).
 - "Same" padding, zeros, stride 1: the state has the input's spatial size, and
   a step mixes each pixel with its ``kh x kw`` neighbourhood only. Kernel sizes
   must be odd, so the padding ``k // 2`` is the same on both sides (an even kernel
@@ -49,6 +57,8 @@ from torch import nn
 from lstmlib.nn._recurrent import _check_dtype, _parameter
 from lstmlib.shapes import ShapeError, check_shape
 
+_INPUT_CONVOLUTIONS = ("auto", "hoisted", "per_step")
+
 
 def _pair(kernel_size):
     """``kernel_size`` (an int or a pair) as ``(kh, kw)``, both odd."""
@@ -70,7 +80,13 @@ def conv_same(x, weight, bias=None):
 
 def _update(xw, h, c, w_hh, peephole):
     """A step given the input's part ``xw = conv(x, w_ih) + b: (B, 4 C_hid, H, W)``."""
-    a_i, a_f, a_g, a_o = (xw + conv_same(h, w_hh)).chunk(4, dim=1)
+    return _gates(xw + conv_same(h, w_hh), c, peephole)
+
+
+def _gates(a, c, peephole):
+    """A step given all of its pre-activations ``a = conv(x, w_ih) + conv(h, w_hh) + b:
+    (B, 4 C_hid, H, W)`` and the old cell ``c``: ``(h, c, (i, f, g, o))``."""
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=1)
     if peephole is not None:
         w_ci, w_cf, w_co = peephole
         a_i, a_f = a_i + w_ci * c, a_f + w_cf * c  # these gates look at the old cell...
@@ -194,6 +210,8 @@ class ConvLSTM(nn.Module):
         batch_first: True (the default, unlike ``torch.nn.LSTM``: video data comes
             as ``(B, T, C, H, W)``) or False for time-major ``(T, B, C, H, W)``.
         bias, peephole, device, dtype: as in ``ConvLSTMCell``.
+        input_convolution: ``"auto"`` (the default), ``"hoisted"`` or ``"per_step"``:
+            see the module docstring. Only speed depends on it.
 
     States: ``h_n``, ``c_n`` (and ``h0``, ``c0``) are tensors ``(num_layers, B,
     C_hid, H, W)`` when all layers have the same ``C_hid``, as in ``torch.nn.LSTM``;
@@ -213,8 +231,15 @@ class ConvLSTM(nn.Module):
         peephole=False,
         device=None,
         dtype=None,
+        input_convolution="auto",
     ):
         super().__init__()
+        if input_convolution not in _INPUT_CONVOLUTIONS:
+            raise ValueError(
+                f"input_convolution must be one of {', '.join(map(repr, _INPUT_CONVOLUTIONS))}, "
+                f"got {input_convolution!r}"
+            )
+        self.input_convolution = input_convolution
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
         if isinstance(hidden_channels, int):
@@ -264,19 +289,34 @@ class ConvLSTM(nn.Module):
         h_n, c_n = [], []
         for k, cell in enumerate(self.cells):
             w_ih, w_hh, b, peep = cell.step_parameters()
-            # The input's contribution for all T steps in one convolution, as in
-            # lstmlib.nn.LSTM; unbind, not xw[t]: one backward node instead of T.
-            xw = conv_same(x.flatten(0, 1), w_ih, b).unflatten(0, (T, B)).unbind(0)
             h, c, hs = h0[k], c0[k], []
-            for t in range(T):
-                h, c, _ = _update(xw[t], h, c, w_hh, peep)
-                hs.append(h)
+            if self._per_step(cell):
+                # One convolution of [x_t, h] per step; unbind, not x[t]: one backward
+                # node instead of T.
+                w = torch.cat((w_ih, w_hh), dim=1)
+                for x_t in x.unbind(0):
+                    h, c, _ = _gates(conv_same(torch.cat((x_t, h), dim=1), w, b), c, peep)
+                    hs.append(h)
+            else:
+                # The input's contribution for all T steps in one convolution, as in
+                # lstmlib.nn.LSTM.
+                xw = conv_same(x.flatten(0, 1), w_ih, b).unflatten(0, (T, B))
+                for xw_t in xw.unbind(0):
+                    h, c, _ = _update(xw_t, h, c, w_hh, peep)
+                    hs.append(h)
             x = torch.stack(hs)  # (T, B, C_k, H, W): the next layer's input
             h_n.append(h)
             c_n.append(c)
         if self.stacked:
             h_n, c_n = torch.stack(h_n), torch.stack(c_n)
         return (x.transpose(0, 1) if self.batch_first else x), (h_n, c_n)
+
+    def _per_step(self, cell):
+        """Whether ``cell``'s layer convolves ``cat([x_t, h])`` per step (see the module
+        docstring) rather than the input for all steps at once."""
+        if self.input_convolution == "auto":
+            return cell.input_channels < cell.hidden_channels
+        return self.input_convolution == "per_step"
 
     def _initial_state(self, state, x, sizes):
         """Per-layer lists ``h0, c0`` of (B, C_k, H, W) tensors, checked, or zeros."""
@@ -309,7 +349,10 @@ class ConvLSTM(nn.Module):
         return checked
 
     def extra_repr(self):
-        return "" if self.batch_first else "batch_first=False"  # the cells show the rest
+        s = [] if self.batch_first else ["batch_first=False"]  # the cells show the rest
+        if self.input_convolution != "auto":
+            s.append(f"input_convolution={self.input_convolution!r}")
+        return ", ".join(s)
 
 
 def _check_pair(state):

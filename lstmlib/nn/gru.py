@@ -18,7 +18,9 @@ the same step with ``Wx = W_ih.T``, ``Wh = W_hh.T``, ``bx = b_ih``, ``bh = b_hh`
 
 Speed: as for the LSTM, the layer computes the input's share ``a^x`` for all steps
 in one matrix product; the loop over time keeps ``h_{t-1} W_{hh}^T`` and the
-elementwise arithmetic. Everything else (checks, variable lengths,
+elementwise arithmetic. The backward is the hand-written backpropagation through
+time of ``lstmlib.nn.bptt.GRUScan`` (``gru.bptt = False``: autograd through the
+step, the reference it is tested against). Everything else (checks, variable lengths,
 ``bidirectional``, dropout, ``record_gates``) is shared with the LSTM, in
 ``lstmlib.nn._recurrent``.
 """
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from lstmlib.nn._recurrent import RecurrentCell, RecurrentLayer
+from lstmlib.nn.bptt import GRUScan
 
 GRU_GATES = ("r", "z", "n")
 
@@ -134,3 +137,8 @@ class GRU(RecurrentLayer):
         ah = h @ w_hh_t if b_hh is None else torch.addmm(b_hh, h, w_hh_t)
         h, gates = _gru_update(ax, ah, h)
         return (h,), gates
+
+    @staticmethod
+    def _bptt(x, state, params):
+        h, gates = GRUScan.apply(x, *state, *params)
+        return h, (), gates.unbind(2)

@@ -15,6 +15,10 @@ along the first axis, as in ``torch.nn.LSTM``, so ``state_dict``s load both ways
 Speed: the input's contribution ``x_t W_ih^T + b`` does not depend on the state, so
 the layer computes it for all steps in one matrix product; only ``h_{t-1} W_hh^T``
 and the elementwise gate arithmetic stay inside the (unavoidable) loop over time.
+The layer's backward is the hand-written backpropagation through time of
+``lstmlib.nn.bptt.LSTMScan`` (the book's derivation, weight gradients as
+whole-sequence products); ``lstm.bptt = False`` runs autograd through the step
+instead, the reference it is tested against. ``LSTMCell`` (one step) uses autograd.
 
 ``bidirectional=True`` adds a second LSTM per layer that reads every sequence
 backwards; the layer's output puts the two side by side, as in ``torch.nn.LSTM``.
@@ -33,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lstmlib.nn._recurrent import RecurrentCell, RecurrentLayer, record_gates
+from lstmlib.nn.bptt import LSTMScan
 
 GATES = ("i", "f", "g", "o")
 
@@ -228,6 +233,12 @@ class LSTM(RecurrentLayer):
         h, c = state
         h, c, gates = _lstm_update(torch.addmm(xw, h, w_hh_t), c)
         return (h, c), gates
+
+    @staticmethod
+    def _bptt(x, state, params):
+        h, c, gates = LSTMScan.apply(x, *state, *params)
+        i, f, o, g = gates.unbind(2)  # LSTMScan keeps the sigmoids first
+        return h, (c,), (i, f, g, o)
 
     def extra_repr(self):
         s = super().extra_repr()

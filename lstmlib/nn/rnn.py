@@ -10,8 +10,11 @@ the same step as ``tanh(x @ Wx + h @ Wh + b)`` with ``Wx: (I, H)``, so the two m
 at ``Wx = W_ih.T``, ``Wh = W_hh.T`` and ``b = b_ih + b_hh`` (PyTorch keeps two bias
 vectors only for compatibility with cuDNN; their sum is all that matters).
 
-Autograd provides the backward pass; the parameter names and layouts are those of
-``torch.nn.RNN`` and ``torch.nn.RNNCell``, so ``state_dict``s load both ways.
+The layer's backward is the hand-written backpropagation through time of
+``lstmlib.nn.bptt.RNNScan`` (``rnn.bptt = False``: autograd through the step, the
+reference it is tested against; the cell uses autograd). The parameter names and
+layouts are those of ``torch.nn.RNN`` and ``torch.nn.RNNCell``, so ``state_dict``s
+load both ways.
 
 Speed: as for the LSTM and the GRU, the layer computes the input's share
 ``x_t W_ih^T + b_ih + b_hh`` for all steps in one matrix product; the loop over time
@@ -27,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from lstmlib.nn._recurrent import RecurrentCell, RecurrentLayer
+from lstmlib.nn.bptt import RNNScan
 
 _NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -139,6 +143,9 @@ class RNN(RecurrentLayer):
         (h,) = state
         h = _NONLINEARITIES[self.nonlinearity](torch.addmm(xw, h, w_hh_t))
         return (h,), ()
+
+    def _bptt(self, x, state, params):
+        return RNNScan.apply(x, *state, *params, self.nonlinearity), (), ()
 
     def extra_repr(self):
         s = super().extra_repr()
