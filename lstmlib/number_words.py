@@ -54,8 +54,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from lstmlib.padding import pad_sequences
 from lstmlib.shapes import check_shape
-from lstmlib.words import pad_sequences
 
 __all__ = [
     "BOS",

@@ -34,9 +34,9 @@ are stratified by whether most of their snippets are fresh.
 
 **Batches**: a sentence is a ``(L,)`` tensor of word ids (:func:`encode_snippets`, with
 :func:`snippet_tokens`, i.e. ``lstmlib.words.tokenize`` after folding typographic
-apostrophes and accents); :func:`lstmlib.words.pad_sequences` pads a list of them into time-major
-``ids: (T, B)`` with ``lengths: (B,)``, and :func:`length_batches` groups sentences of
-similar length so that little padding is read.
+apostrophes and accents); :func:`lstmlib.padding.pad_sequences` pads a list of
+them into time-major ``ids: (T, B)`` with ``lengths: (B,)``, and
+:func:`length_batches` groups sentences of similar length so that little padding is read.
 
 **The classifier** (:class:`BiLSTMClassifier`) embeds the words, reads them with a
 bidirectional ``lstmlib.nn.LSTM`` (Schuster and Paliwal 1997; Graves and Schmidhuber
@@ -65,8 +65,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lstmlib.nn import LSTM, AdditiveAttention, length_mask
+from lstmlib.padding import pad_sequences
 from lstmlib.shapes import ShapeError, check_shape
-from lstmlib.words import Vocabulary, pad_sequences, tokenize
+from lstmlib.words import Vocabulary, tokenize
 
 __all__ = [
     "POOLINGS",
@@ -79,7 +80,6 @@ __all__ = [
     "encode_snippets",
     "length_batches",
     "load_rotten_tomatoes",
-    "pad_sequences",
     "predict",
     "rotten_tomatoes_path",
     "shuffle_words",
@@ -398,7 +398,7 @@ def train_classifier(
 
     Args:
         sentences: ``N`` id tensors ``(L_i,)``; labels: ``(N,)`` class ids.
-        pad_id: the padding id of :func:`lstmlib.words.pad_sequences`.
+        pad_id: the padding id of :func:`lstmlib.padding.pad_sequences`.
         seed: seeds the order of the batches (the caller seeds the initialisation).
         clip: the gradients' global norm is clipped to it (None: no clipping).
 

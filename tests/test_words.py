@@ -10,6 +10,7 @@ import torch
 
 import lstmlib.words
 from lstmlib.language_model import WordLM, lm_loss, perplexity, token_log_probs, train_lm
+from lstmlib.padding import pad_sequences
 from lstmlib.shapes import ShapeError
 from lstmlib.words import (
     EOS,
@@ -21,7 +22,6 @@ from lstmlib.words import (
     load_corpus,
     load_ptb,
     load_verses,
-    pad_sequences,
     tokenize,
 )
 
@@ -316,6 +316,6 @@ def test_pad_sequences_by_hand():
     with pytest.raises(ValueError, match=r"sequences\[1\] is empty"):
         pad_sequences([torch.tensor([1]), torch.tensor([], dtype=torch.long)], 0)
     with pytest.raises(ShapeError, match=r"sequences\[0\]"):
-        pad_sequences([torch.zeros(2, 2, dtype=torch.long)], 0)
+        pad_sequences([torch.zeros(2, 2, 2, dtype=torch.long)], 0)
     with pytest.raises(ValueError, match="at least one sequence"):
         pad_sequences([], 0)
