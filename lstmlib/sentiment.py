@@ -66,7 +66,7 @@ from torch import nn
 
 from lstmlib.nn import LSTM, AdditiveAttention, length_mask
 from lstmlib.padding import pad_sequences
-from lstmlib.shapes import ShapeError, check_shape
+from lstmlib.shapes import check_labels, check_shape
 from lstmlib.words import Vocabulary, tokenize
 
 __all__ = [
@@ -373,16 +373,6 @@ class BiLSTMClassifier(nn.Module):
 # Training and evaluation --------------------------------------------------------------
 
 
-def _check_data(sentences, labels):
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    if labels.shape != (len(sentences),):
-        raise ShapeError(
-            f"labels must have shape (N,) with N={len(sentences)} (one per sentence), "
-            f"got {tuple(labels.shape)}"
-        )
-    return labels
-
-
 def train_classifier(
     model: BiLSTMClassifier,
     sentences: Sequence[torch.Tensor],
@@ -405,7 +395,7 @@ def train_classifier(
     Returns:
         The mean training loss of each epoch.
     """
-    labels = _check_data(sentences, labels)
+    labels = check_labels(labels, len(sentences), "sentence")
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     lengths = [len(s) for s in sentences]
@@ -447,7 +437,7 @@ def predict(model, sentences: Sequence[torch.Tensor], pad_id: int, batch_size: i
 
 def accuracy(model, sentences: Sequence[torch.Tensor], labels, pad_id: int) -> float:
     """The share of ``sentences`` whose most likely class is their label."""
-    labels = _check_data(sentences, labels).numpy()
+    labels = check_labels(labels, len(sentences), "sentence").numpy()
     return float(np.mean((predict(model, sentences, pad_id) > 0.5) == labels))
 
 

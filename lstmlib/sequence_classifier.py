@@ -31,7 +31,7 @@ from torch import nn
 from lstmlib.nn import LSTM
 from lstmlib.padding import pad_sequences
 from lstmlib.sentiment import length_batches
-from lstmlib.shapes import ShapeError, check_shape
+from lstmlib.shapes import ShapeError, check_labels, check_shape
 
 __all__ = [
     "SequenceClassifier",
@@ -94,16 +94,6 @@ class SequenceClassifier(nn.Module):
         return self.head(h_n[-1])
 
 
-def _check_labels(sequences, labels):
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    if labels.shape != (len(sequences),):
-        raise ShapeError(
-            f"labels must have shape (N,) with N={len(sequences)} (one per sequence), "
-            f"got {tuple(labels.shape)}"
-        )
-    return labels
-
-
 def train_sequence_classifier(
     model: nn.Module,
     sequences: Sequence,
@@ -129,7 +119,7 @@ def train_sequence_classifier(
     Returns:
         ``(steps,)`` the training loss of every update.
     """
-    labels = _check_labels(sequences, labels)
+    labels = check_labels(labels, len(sequences), "sequence")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     rng = np.random.default_rng(seed)
@@ -173,5 +163,5 @@ def predict_classes(model: nn.Module, sequences: Sequence, batch_size: int = 512
 
 def accuracy(model: nn.Module, sequences: Sequence, labels) -> float:
     """The share of ``sequences`` whose likeliest class is their label."""
-    labels = _check_labels(sequences, labels).numpy()
+    labels = check_labels(labels, len(sequences), "sequence").numpy()
     return float(np.mean(predict_classes(model, sequences) == labels))

@@ -74,3 +74,16 @@ def check_float(name: str, array):
         is_float = getattr(dtype, "kind", "") == "f"  # numpy.dtype
     if not is_float:
         raise TypeError(f"{name} must be a floating-point array, got dtype {dtype}")
+
+
+def check_labels(labels, n: int, what: str = "sequence"):
+    """``labels`` as an int64 tensor ``(N,)``, one class id per ``what``; else a ShapeError."""
+    import numpy as np  # here, so that the shape checks themselves import nothing
+    import torch
+
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if labels.shape != (n,):
+        raise ShapeError(
+            f"labels must have shape (N,) with N={n} (one per {what}), got {tuple(labels.shape)}"
+        )
+    return labels

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstmlib.shapes import ShapeError, check_float, check_shape
+from lstmlib.shapes import ShapeError, check_float, check_labels, check_shape
 
 
 def test_symbols_bind_and_are_returned():
@@ -96,3 +96,10 @@ def test_check_float_accepts_floats(value):
 def test_check_float_rejects_others_naming_the_dtype(value, dtype):
     with pytest.raises(TypeError, match=f"w must be a floating-point array, got dtype {dtype}"):
         check_float("w", value)
+
+
+def test_check_labels_names_the_expected_shape():
+    labels = check_labels([1, 0, 2], 3)
+    assert labels.tolist() == [1, 0, 2] and str(labels.dtype) == "torch.int64"
+    with pytest.raises(ShapeError, match=r"\(N,\) with N=4 \(one per sentence\), got \(3,\)"):
+        check_labels([1, 0, 2], 4, "sentence")
