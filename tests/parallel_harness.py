@@ -22,8 +22,10 @@ SECRET = "parallel-grading-tests"
 ENV = {"LSTM_COURSE_GRADING_SECRET": SECRET, "PYTHONPATH": str(REPO)}
 
 
-def env() -> dict[str, str]:
+def env(secret: str | None = None) -> dict[str, str]:
     full = {**os.environ, **ENV}
+    if secret is not None:  # grade with another course's secret, to compare with it
+        full["LSTM_COURSE_GRADING_SECRET"] = secret
     full["PATH"] = str(Path(sys.executable).parent) + os.pathsep + full.get("PATH", "")
     return full
 
@@ -52,16 +54,26 @@ def make_course(root: Path, cases, db: str | None = None, copies: int = 1) -> di
     return expected
 
 
-def cli(root: Path, *args: str, db: str | None = None, popen: bool = False):
-    """``python -m lstmlib.grading ARGS`` for the course at ``root``."""
+def cli(
+    root: Path, *args: str, db: str | None = None, popen: bool = False, secret: str | None = None
+):
+    """``python -m lstmlib.grading ARGS`` for the course at ``root`` (with ``SECRET``, or
+    ``secret``)."""
     command = [sys.executable, "-m", "lstmlib.grading", *args, f"--CourseDirectory.root={root}"]
     if db:
         command.append(f"--db={db}")
     if popen:
         return subprocess.Popen(
-            command, cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command,
+            cwd=REPO,
+            env=env(secret),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-    return subprocess.run(command, cwd=REPO, env=env(), capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        command, cwd=REPO, env=env(secret), capture_output=True, text=True, timeout=900
+    )
 
 
 def serial_autograde(root: Path, assignment: str, *args: str):

@@ -5,10 +5,13 @@ autograded once: the solution, the released notebook untouched, realistic wrong
 answers, broken or cheating submissions and an unreadable file. The score each
 submission deserves is worked out in its cases module from which parts it gets
 wrong, and compared with the scores nbgrader itself stored in its gradebook.
+The same batch, graded again by the course's parallel command, must get exactly
+the scores serial nbgrader stored, cell by cell.
 """
 
 from __future__ import annotations
 
+import shutil
 from html import escape as html_escape
 
 import cases_01_rnn
@@ -25,6 +28,7 @@ import nbformat
 import numpy as np
 import pytest
 from nbgrader_harness import REPO, auto_scores, nbgrader, release, submit
+from parallel_harness import cli, scores, sqlite_url
 
 from lstmlib.grading.assignments import graded_tests
 from lstmlib.grading.judge import grading_cases, load_secret
@@ -175,3 +179,19 @@ def test_feedback_tells_the_student_what_is_wrong(graded):
     for student, _, words in graded["cases"].EXPLAINED:
         html = notebook_path(graded, "feedback", student, ".html").read_text()
         assert html_escape(words) in html, (student, words)
+
+
+def test_parallel_grading_gives_serial_nbgraders_scores(graded, tmp_path):
+    """The same submissions and secret in a fresh course, graded two at a time by
+    ``python -m lstmlib.grading autograde``: every cell's score equals nbgrader's."""
+    assignment = graded["cases"].ASSIGNMENT
+    release(tmp_path, assignment)
+    shutil.copytree(graded["root"] / "submitted", tmp_path / "submitted")
+    secret = (graded["root"] / "grading-secret").read_text().strip()
+    result = cli(tmp_path, "autograde", assignment, "--jobs", "2", secret=secret)
+    assert "corrupt_file" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    serial = scores(sqlite_url(graded["root"]), assignment)
+    parallel = scores(sqlite_url(tmp_path), assignment)
+    assert parallel == serial, {
+        s: (parallel.get(s), v) for s, v in serial.items() if parallel.get(s) != v
+    }
