@@ -283,7 +283,7 @@ def test_stacked_layers_equal_numpy_steps(device, batch_first, design):
     assert isinstance(h_n, list) and [t.shape[1] for t in h_n] == hidden
 
 
-@pytest.mark.parametrize("channels", [(2, 5), (5, 2)])  # auto: per step, then hoisted
+@pytest.mark.parametrize("channels", [(2, 5), (5, 2)])  # training: per step, then hoisted
 def test_both_designs_and_auto_give_the_same_outputs_and_gradients(channels):
     c_in, c_hid = channels
     x = randn(B, T, c_in, H, W)
@@ -301,6 +301,8 @@ def test_both_designs_and_auto_give_the_same_outputs_and_gradients(channels):
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             assert_close(a, b)
+    with torch.no_grad():  # inference: auto convolves per step, whatever the channels
+        assert_close(model(x)[0], results[0][0])
     with pytest.raises(ValueError, match="input_convolution must be one of"):
         ConvLSTM(1, 2, 3, input_convolution="fused")
 

@@ -28,10 +28,14 @@ Choices, and why:
   input for all frames at once before the loop and ``h`` at every step; ``"per_step"``
   convolves ``cat([x_t, h])`` with ``cat([W_x, W_h])`` once per step (what most public
   ConvLSTMs do). Both compute the same sums, in a different order (equal to float
-  rounding). ``"auto"`` (the default) picks per layer: per step when the layer's
-  input has fewer channels than its state (the input's convolution is then a small
-  part of the work, and one convolution per step beats two plus an addition),
-  hoisted otherwise (measured in ``benchmarks/convlstm_speed.py``).
+  rounding). ``"auto"`` (the default) picks per layer and per call: hoisted only when
+  gradients will be taken and the layer's input has at least as many channels as its
+  state, per step otherwise. Measured in ``benchmarks/convlstm_speed.py``: per step
+  is as fast as ndrplz's ConvLSTM (it does the same work) and faster than hoisted in
+  inference, where two convolutions plus an addition per step cost more than one;
+  in training with a wide input, hoisting wins because the input weights' gradient
+  is then one convolution backward over all frames instead of one per step (the
+  whole-sequence weight gradient of ``lstmlib.nn.bptt``).
 - "Same" padding, zeros, stride 1: the state has the input's spatial size, and
   a step mixes each pixel with its ``kh x kw`` neighbourhood only. Kernel sizes
   must be odd, so the padding ``k // 2`` is the same on both sides (an even kernel
@@ -315,7 +319,8 @@ class ConvLSTM(nn.Module):
         """Whether ``cell``'s layer convolves ``cat([x_t, h])`` per step (see the module
         docstring) rather than the input for all steps at once."""
         if self.input_convolution == "auto":
-            return cell.input_channels < cell.hidden_channels
+            training = torch.is_grad_enabled() and cell.weight_ih.requires_grad
+            return not training or cell.input_channels < cell.hidden_channels
         return self.input_convolution == "per_step"
 
     def _initial_state(self, state, x, sizes):
