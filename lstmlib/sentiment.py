@@ -36,12 +36,16 @@ are stratified by whether most of their snippets are fresh.
 :func:`snippet_tokens`, i.e. ``lstmlib.words.tokenize`` after folding typographic
 apostrophes and accents); :func:`lstmlib.padding.pad_sequences` pads a list of
 them into time-major ``ids: (T, B)`` with ``lengths: (B,)``, and
-:func:`length_batches` groups sentences of similar length so that little padding is read.
+:func:`lstmlib.padding.length_batches` groups sentences of similar length so that little
+padding is read.
 
 **The classifier** (:class:`BiLSTMClassifier`) embeds the words, reads them with a
 bidirectional ``lstmlib.nn.LSTM`` (Schuster and Paliwal 1997; Graves and Schmidhuber
 2005) that skips the padding (``lengths=``), pools its outputs into one vector per
-sentence and maps it to two scores. See its docstring for the four poolings.
+sentence and maps it to two scores. See its docstring for the four poolings. It trains
+and predicts like any sequence classifier, with ``lstmlib.sequence_classifier``'s
+``train_sequence_classifier``, ``predict_scores`` and ``accuracy`` (``pad_value`` the
+vocabulary's ``pad_id``).
 
 **Noise** for robustness tests (:func:`add_typos`, :func:`drop_words`,
 :func:`shuffle_words`) corrupts a list of tokens, deterministically given a
@@ -61,12 +65,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lstmlib.nn import LSTM, AdditiveAttention, length_mask
-from lstmlib.padding import pad_sequences
-from lstmlib.shapes import check_labels, check_shape
+from lstmlib.shapes import check_shape
 from lstmlib.words import Vocabulary, tokenize
 
 __all__ = [
@@ -74,18 +76,14 @@ __all__ = [
     "BiLSTMClassifier",
     "SentimentSplit",
     "Snippets",
-    "accuracy",
     "add_typos",
     "drop_words",
     "encode_snippets",
-    "length_batches",
     "load_rotten_tomatoes",
-    "predict",
     "rotten_tomatoes_path",
     "shuffle_words",
     "snippet_tokens",
     "split_by_movie",
-    "train_classifier",
 ]
 
 DATA_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
@@ -244,7 +242,7 @@ def split_by_movie(
     return SentimentSplit(*(snippets.subset(sorted(p)) for p in parts))
 
 
-# Tokens, ids and padded batches -------------------------------------------------------
+# Tokens and ids --------------------------------------------------------------------
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'"})
 
@@ -261,24 +259,6 @@ def encode_snippets(tokens: Sequence[Sequence[str]], vocab: Vocabulary) -> list[
     """Each token list as ``(L_i,)`` int64 ids; an empty list becomes one ``<unk>`` (so
     that every sentence has a length of at least 1)."""
     return [vocab.encode(words) if len(words) else torch.tensor([vocab.unk_id]) for words in tokens]
-
-
-def length_batches(
-    lengths: Sequence[int], batch_size: int, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Index batches of sentences of similar length, in random order (one epoch).
-
-    The sentences are sorted by length (ties in random order), cut into consecutive
-    batches of ``batch_size`` (the last may be smaller) and the batches shuffled, so
-    a batch is padded only to its own longest sentence and every epoch differs.
-    Every index ``0..N-1`` is in exactly one batch.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    lengths = np.asarray(lengths)
-    order = np.lexsort((rng.permutation(len(lengths)), lengths))  # by length, then random
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    return [batches[k] for k in rng.permutation(len(batches))]
 
 
 # The classifier -----------------------------------------------------------------------
@@ -368,77 +348,6 @@ class BiLSTMClassifier(nn.Module):
 
     def extra_repr(self):
         return f"pooling={self.pooling!r}"
-
-
-# Training and evaluation --------------------------------------------------------------
-
-
-def train_classifier(
-    model: BiLSTMClassifier,
-    sentences: Sequence[torch.Tensor],
-    labels,
-    pad_id: int,
-    epochs: int,
-    lr: float = 0.005,
-    batch_size: int = 64,
-    seed: int = 0,
-    clip: float | None = 5.0,
-) -> list[float]:
-    """Adam on the cross-entropy, ``epochs`` passes over batches of similar length.
-
-    Args:
-        sentences: ``N`` id tensors ``(L_i,)``; labels: ``(N,)`` class ids.
-        pad_id: the padding id of :func:`lstmlib.padding.pad_sequences`.
-        seed: seeds the order of the batches (the caller seeds the initialisation).
-        clip: the gradients' global norm is clipped to it (None: no clipping).
-
-    Returns:
-        The mean training loss of each epoch.
-    """
-    labels = check_labels(labels, len(sentences), "sentence")
-    rng = np.random.default_rng(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    lengths = [len(s) for s in sentences]
-    losses = []
-    model.train()
-    for _ in range(epochs):
-        total = 0.0
-        for index in length_batches(lengths, batch_size, rng):
-            ids, batch_lengths = pad_sequences([sentences[i] for i in index], pad_id)
-            loss = F.cross_entropy(model(ids, batch_lengths), labels[index])
-            optimizer.zero_grad()
-            loss.backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            total += loss.item() * len(index)
-        losses.append(total / len(sentences))
-    model.eval()
-    return losses
-
-
-@torch.no_grad()
-def predict(model, sentences: Sequence[torch.Tensor], pad_id: int, batch_size: int = 256):
-    """The probability of class 1 (fresh) for each sentence: ``(N,)`` float numpy array.
-
-    Batches follow the sentences' lengths (less padding); the result is in input order.
-    """
-    was_training = model.training
-    model.eval()
-    order = np.argsort([len(s) for s in sentences], kind="stable")
-    probs = np.empty(len(sentences))
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        ids, lengths = pad_sequences([sentences[i] for i in index], pad_id)
-        probs[index] = torch.softmax(model(ids, lengths), dim=-1)[:, 1].double().numpy()
-    model.train(was_training)
-    return probs
-
-
-def accuracy(model, sentences: Sequence[torch.Tensor], labels, pad_id: int) -> float:
-    """The share of ``sentences`` whose most likely class is their label."""
-    labels = check_labels(labels, len(sentences), "sentence").numpy()
-    return float(np.mean((predict(model, sentences, pad_id) > 0.5) == labels))
 
 
 # Noise --------------------------------------------------------------------------------

@@ -14,9 +14,12 @@ images read row by row. :class:`SequenceClassifier` is that configuration:
   (``C`` is the task's number of classes).
 
 :func:`train_sequence_classifier` gives every task the same training: a fixed number of
-Adam steps on batches of sequences of similar length, with the same learning rate,
-batch size and gradient clipping. :func:`pad_sequences` puts sequences of different
-lengths side by side, time-major; :func:`predict_classes` and :func:`accuracy` evaluate.
+Adam steps (or of epochs) on batches of sequences of similar length, with the same
+learning rate, batch size and gradient clipping. :func:`pad_sequences` puts sequences
+of different lengths side by side, time-major; :func:`predict_scores`,
+:func:`predict_classes` and :func:`accuracy` evaluate. Any model called as
+``model(x, lengths)`` that returns class scores trains and predicts this way, e.g. the
+sentiment chapter's ``lstmlib.sentiment.BiLSTMClassifier``.
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lstmlib.nn import LSTM
-from lstmlib.padding import pad_sequences
-from lstmlib.sentiment import length_batches
+from lstmlib.padding import length_batches, pad_sequences
 from lstmlib.shapes import ShapeError, check_labels, check_shape
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "accuracy",
     "pad_sequences",
     "predict_classes",
+    "predict_scores",
     "train_sequence_classifier",
 ]
 
@@ -98,38 +101,48 @@ def train_sequence_classifier(
     model: nn.Module,
     sequences: Sequence,
     labels,
-    steps: int,
+    steps: int | None = None,
     lr: float = 0.005,
     batch_size: int = 32,
     seed: int = 0,
     clip: float | None = 5.0,
+    *,
+    epochs: int | None = None,
+    pad_value=0,
 ) -> np.ndarray:
-    """Adam on the cross-entropy for ``steps`` updates, on batches of similar length.
+    """Adam on the cross-entropy for ``steps`` updates (or ``epochs`` passes), on batches
+    of sequences of similar length.
 
-    The batches of an epoch come from ``lstmlib.sentiment.length_batches`` (sequences
+    The batches of an epoch come from :func:`lstmlib.padding.length_batches` (sequences
     sorted by length, cut into batches, the batches shuffled); epochs follow one another
-    until ``steps`` updates are done, so the budget is the same whatever the data's size.
+    until ``steps`` updates are done, so the budget is the same whatever the data's size,
+    or until ``epochs`` epochs are done.
 
     Args:
         model: called as ``model(x, lengths)`` on :func:`pad_sequences`' output.
         sequences: ``N`` arrays or tensors ``(L_i,)`` or ``(L_i, F)``; labels: ``(N,)``.
+        steps, epochs: the budget; give exactly one of them.
         seed: seeds the batches' order (the caller seeds the initial weights).
         clip: the gradients' global norm is clipped to it (None: no clipping).
+        pad_value: written past each sequence's end (an embedding's padding id).
 
     Returns:
-        ``(steps,)`` the training loss of every update.
+        ``(updates,)`` the training loss of every update.
     """
     labels = check_labels(labels, len(sequences), "sequence")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+    if (steps is None) == (epochs is None):
+        raise ValueError("give the budget as exactly one of steps= or epochs=")
+    if (steps if steps is not None else epochs) < 1:
+        which, value = ("steps", steps) if steps is not None else ("epochs", epochs)
+        raise ValueError(f"{which} must be at least 1, got {value}")
     rng = np.random.default_rng(seed)
     lengths = [len(s) for s in sequences]
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
+    losses, epoch = [], 0
     model.train()
-    while len(losses) < steps:
+    while (steps is None or len(losses) < steps) and (epochs is None or epoch < epochs):
         for index in length_batches(lengths, batch_size, rng):
-            x, batch_lengths = pad_sequences([sequences[i] for i in index])
+            x, batch_lengths = pad_sequences([sequences[i] for i in index], pad_value)
             loss = F.cross_entropy(model(x, batch_lengths), labels[index])
             optimizer.zero_grad()
             loss.backward()
@@ -139,29 +152,43 @@ def train_sequence_classifier(
             losses.append(loss.item())
             if len(losses) == steps:
                 break
+        epoch += 1
     model.eval()
     return np.array(losses)
 
 
 @torch.no_grad()
-def predict_classes(model: nn.Module, sequences: Sequence, batch_size: int = 512) -> np.ndarray:
-    """The likeliest class of each sequence, ``(N,)`` int64, in input order.
+def predict_scores(
+    model: nn.Module, sequences: Sequence, batch_size: int = 512, pad_value=0
+) -> np.ndarray:
+    """Each sequence's class probabilities (softmax of the scores), ``(N, C)`` float64,
+    in input order.
 
     Batches follow the sequences' lengths, so little padding is computed.
     """
     was_training = model.training
     model.eval()
     order = np.argsort([len(s) for s in sequences], kind="stable")
-    classes = np.empty(len(sequences), dtype=np.int64)
+    probs = None
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
-        x, lengths = pad_sequences([sequences[i] for i in index])
-        classes[index] = model(x, lengths).argmax(dim=1).numpy()
+        x, lengths = pad_sequences([sequences[i] for i in index], pad_value)
+        batch = torch.softmax(model(x, lengths), dim=-1).double().numpy()
+        if probs is None:
+            probs = np.empty((len(sequences), batch.shape[1]))
+        probs[index] = batch
     model.train(was_training)
-    return classes
+    return probs
 
 
-def accuracy(model: nn.Module, sequences: Sequence, labels) -> float:
+def predict_classes(
+    model: nn.Module, sequences: Sequence, batch_size: int = 512, pad_value=0
+) -> np.ndarray:
+    """The likeliest class of each sequence, ``(N,)`` int64, in input order."""
+    return predict_scores(model, sequences, batch_size, pad_value).argmax(axis=1)
+
+
+def accuracy(model: nn.Module, sequences: Sequence, labels, pad_value=0) -> float:
     """The share of ``sequences`` whose likeliest class is their label."""
     labels = check_labels(labels, len(sequences), "sequence").numpy()
-    return float(np.mean(predict_classes(model, sequences) == labels))
+    return float(np.mean(predict_classes(model, sequences, pad_value=pad_value) == labels))

@@ -18,23 +18,20 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import lstmlib.sentiment as sentiment
-from lstmlib.padding import pad_sequences
+from lstmlib.padding import length_batches, pad_sequences
 from lstmlib.sentiment import (
     POOLINGS,
     BiLSTMClassifier,
     Snippets,
-    accuracy,
     add_typos,
     drop_words,
     encode_snippets,
-    length_batches,
     load_rotten_tomatoes,
-    predict,
     shuffle_words,
     snippet_tokens,
     split_by_movie,
-    train_classifier,
 )
+from lstmlib.sequence_classifier import accuracy, predict_scores, train_sequence_classifier
 from lstmlib.shapes import ShapeError
 from lstmlib.words import EOS, PAD, UNK, Vocabulary
 
@@ -290,23 +287,26 @@ def test_training_learns_a_keyword_rule():
         labels.append(k % 2)
     torch.manual_seed(0)
     model = BiLSTMClassifier(10, 8, 8, pooling="max", padding_idx=2)
-    losses = train_classifier(model, sentences, labels, pad_id=2, epochs=6, lr=0.03,
-                              batch_size=32)  # fmt: skip
-    assert losses[-1] < 0.5 * losses[0]
-    assert accuracy(model, sentences, labels, pad_id=2) > 0.95
+    losses = train_sequence_classifier(
+        model, sentences, labels, epochs=6, lr=0.03, batch_size=32, pad_value=2
+    )
+    assert len(losses) == 6 * 5  # 160 sentences in batches of 32, six times
+    assert losses[-5:].mean() < 0.5 * losses[:5].mean()
+    assert accuracy(model, sentences, labels, pad_value=2) > 0.95
     with pytest.raises(ShapeError, match="labels"):
-        accuracy(model, sentences, labels[:-1], pad_id=2)
+        accuracy(model, sentences, labels[:-1], pad_value=2)
 
 
 def test_predict_keeps_the_input_order():
     model = make_model("attention")
-    model.out = nn.Linear(2 * H, 2)  # two classes for predict
+    model.out = nn.Linear(2 * H, 2)  # two classes
     sentences, _, _ = a_batch()
-    probs = predict(model, sentences, pad_id=2, batch_size=2)
+    probs = predict_scores(model, sentences, batch_size=2, pad_value=2)
+    assert probs.shape == (len(sentences), 2)
     for p, s in zip(probs, sentences, strict=True):
         with torch.no_grad():
-            alone = torch.softmax(model(s[:, None], [len(s)]), -1)[0, 1]
-        assert p == pytest.approx(float(alone), abs=1e-6)
+            alone = torch.softmax(model(s[:, None], [len(s)]), -1)[0]
+        assert p == pytest.approx(alone.double().numpy(), abs=1e-6)
 
 
 # Noise --------------------------------------------------------------------------------

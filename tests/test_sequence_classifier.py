@@ -137,3 +137,18 @@ def test_labels_must_match_the_sequences(rng):
         train_sequence_classifier(model, seqs, labels[:9], steps=1)
     with pytest.raises(ValueError, match="steps"):
         train_sequence_classifier(model, seqs, labels, steps=0)
+    with pytest.raises(ValueError, match="exactly one"):
+        train_sequence_classifier(model, seqs, labels, steps=3, epochs=1)
+    with pytest.raises(ValueError, match="exactly one"):
+        train_sequence_classifier(model, seqs, labels)
+
+
+def test_an_epoch_budget_sees_every_sequence_once_per_epoch(rng):
+    # 10 sequences in batches of 4: batches of 4, 4 and 2, so 3 updates per epoch.
+    model = SequenceClassifier.for_frames(2, 2, input_size=4, hidden_size=4)
+    seqs, labels = _sign_task(rng, 10)
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[1]))
+    losses = train_sequence_classifier(model, seqs, labels, epochs=2, batch_size=4)
+    assert len(losses) == 6
+    assert sorted(seen) == sorted([4, 4, 2] * 2)
