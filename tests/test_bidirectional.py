@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from layer_pairs import F64, assert_all_close, assert_close, linear_loss, randn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstmlib.gradcheck import max_relative_error, numerical_gradient
@@ -28,26 +29,10 @@ from lstmlib.scratch import (
 )
 from lstmlib.shapes import ShapeError
 
-F64 = torch.float64
 I, H, L, N = 3, 4, 5, 6
 LENGTHS = [3, 5, 1, 4, 2, 5]  # unsorted, with a repeat and a length of 1
 OURS = {"LSTM": LSTM, "GRU": GRU}
 TORCH = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}
-
-
-def assert_close(actual, expected):
-    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-12)
-
-
-def assert_all_close(actual, expected):
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected, strict=True):
-        assert_close(a, e)
-
-
-def randn(*shape, device="cpu", seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=g, dtype=F64).to(device)
 
 
 def make_pair(kind, device="cpu", seed=0, **kwargs):
@@ -75,13 +60,6 @@ def with_grad(hx):
         return None
     leaves = tuple(s.clone().requires_grad_() for s in states(hx))
     return leaves if isinstance(hx, tuple) else leaves[0]
-
-
-def linear_loss(*tensors):
-    """A random linear function of the tensors: its gradient reaches every path."""
-    return sum(
-        (t * randn(*t.shape, device=t.device, seed=10 + k)).sum() for k, t in enumerate(tensors)
-    )
 
 
 def run_with_grads(model, x, hx, **kwargs):

@@ -5,55 +5,26 @@ from __future__ import annotations
 
 import pytest
 import torch
+from layer_pairs import F64, assert_all_close, assert_close, grads, linear_loss, randn
+from layer_pairs import make_pair as make_layer_pair
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstmlib.nn import LSTM, LSTMCell, lstm_step, record_gates
 from lstmlib.shapes import ShapeError
 
-F64 = torch.float64
 I, H, L, N = 3, 5, 4, 3
 LENGTHS = [2, 4, 1]  # not sorted, on purpose
 
 
-def assert_close(actual, expected):
-    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-12)
-
-
 def make_pair(device="cpu", seed=0, **kwargs):
     """Our LSTM and torch's, same constructor arguments, our weights copied into torch's."""
-    torch.manual_seed(seed)
-    ours = LSTM(I, H, dtype=F64, device=device, **kwargs)
-    ref = torch.nn.LSTM(I, H, dtype=F64, device=device, **kwargs)
-    ref.load_state_dict(ours.state_dict())
-    return ours, ref
-
-
-def randn(*shape, device="cpu", seed=1, scale=1.0):
-    g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(shape, generator=g, dtype=F64)).to(device)
+    return make_layer_pair(LSTM, torch.nn.LSTM, I, H, device, seed, **kwargs)
 
 
 def random_state(device, num_layers, seed=2):
     return randn(num_layers, N, H, device=device, seed=seed), randn(
         num_layers, N, H, device=device, seed=seed + 1
     )
-
-
-def linear_loss(*tensors):
-    """A random linear function of the tensors: its gradient reaches every path."""
-    return sum(
-        (t * randn(*t.shape, device=t.device, seed=10 + k)).sum() for k, t in enumerate(tensors)
-    )
-
-
-def grads(loss, inputs):
-    return torch.autograd.grad(loss, inputs)
-
-
-def assert_all_close(actual, expected):
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected, strict=True):
-        assert_close(a, e)
 
 
 # --- forward and gradients against torch.nn.LSTM ------------------------------------

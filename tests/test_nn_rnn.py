@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from layer_pairs import F64, assert_all_close, assert_close, linear_loss, randn
+from layer_pairs import make_pair as make_layer_pair
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstmlib.nn import RNN, RNNCell, record_gates
 from lstmlib.shapes import ShapeError
 
-F64 = torch.float64
 I, H, L, N = 3, 5, 4, 2
-
-
-def assert_close(actual, expected):
-    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-12)
-
-
-def make_pair(device, seed=0, **kwargs):
-    """Our RNN and torch's, same constructor arguments, our weights copied into torch's."""
-    torch.manual_seed(seed)
-    ours = RNN(I, H, dtype=F64, device=device, **kwargs)
-    ref = torch.nn.RNN(I, H, dtype=F64, device=device, **kwargs)
-    ref.load_state_dict(ours.state_dict())
-    return ours, ref
 
 
 def random_inputs(device, num_layers, batch_first, with_h0, seed=1):
@@ -191,16 +179,9 @@ def test_constructor_rejects_bad_arguments():
 LENGTHS = [3, 4]  # any order; max(LENGTHS) == L
 
 
-def randn(*shape, device="cpu", seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=g, dtype=F64).to(device)
-
-
-def linear_loss(*tensors):
-    """A random linear function of the tensors: its gradient reaches every path."""
-    return sum(
-        (t * randn(*t.shape, device=t.device, seed=10 + k)).sum() for k, t in enumerate(tensors)
-    )
+def make_pair(device, seed=0, **kwargs):
+    """Our RNN and torch's, same constructor arguments, our weights copied into torch's."""
+    return make_layer_pair(RNN, torch.nn.RNN, I, H, device, seed, **kwargs)
 
 
 def padded_input(device="cpu", batch_first=False, fill=0.0):
@@ -209,12 +190,6 @@ def padded_input(device="cpu", batch_first=False, fill=0.0):
     steps = torch.arange(L, device=device)[:, None]
     x = x.masked_fill((steps >= torch.tensor(LENGTHS, device=device))[..., None], fill)
     return x.transpose(0, 1).contiguous() if batch_first else x
-
-
-def assert_all_close(actual, expected):
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected, strict=True):
-        assert_close(a, e)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
