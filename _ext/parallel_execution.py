@@ -111,11 +111,18 @@ def execute_in_parallel(app: Sphinx) -> None:
                 else:  # myst-nb runs it again while reading, and reports the error
                     times[docname] = (seconds, f"failed ({error.splitlines()[0][:80]})")
                 logger.info(f"{docname}: {seconds:.0f} s, {times[docname][1]}")
-        logger.info(f"executed in {time.perf_counter() - start:.0f} s of wall time")
+        wall = time.perf_counter() - start
+        logger.info(f"executed in {wall:.0f} s of wall time")
     lines = [f"{'seconds':>8}  {'':9} chapter"]
     for docname, (seconds, how) in sorted(times.items(), key=lambda kv: -(kv[1][0] or 0)):
         shown = f"{seconds:8.1f}" if seconds is not None else f"{'?':>8}"
         lines.append(f"{shown}  {how:9} {docname}")
+    if pending:  # what running them N at a time saved
+        busy = sum(times[docname][0] for docname, _, _ in pending)
+        lines.append(
+            f"{len(pending)} executed, {jobs} at a time: {busy:.0f} s of chapter time "
+            f"in {wall:.0f} s of wall time"
+        )
     report = Path(nb_config.execution_cache_path).parent / REPORT
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     logger.info(f"chapter execution times in {report}")
