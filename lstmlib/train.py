@@ -1,4 +1,5 @@
-"""The training loop the chapters share: Adam on fresh batches, with a learning curve.
+"""The training loop the chapters share: Adam on fresh batches, with a learning curve,
+and the centred running mean that smooths a curve of per-step losses.
 
 Synthetic tasks such as the adding problem draw a new batch every step, so there are no
 epochs; what a chapter wants to show is the test error as training goes, and how long
@@ -61,3 +62,30 @@ def train_with_curve(
             curve.append(evaluate(model))
             clock.append(elapsed)
     return np.array(curve), np.array(clock)
+
+
+def running_mean(values, window: int, first_step: int = 1):
+    """The running mean of a per-step series, placed at the centre of each window.
+
+    A mean over steps ``s .. s + window - 1`` describes the middle of that stretch, so it
+    is drawn at ``s + (window - 1) / 2``; drawn at the window's end it would lag the raw
+    curve by half a window.
+
+    Args:
+        values: ``(S,)`` one value per step, e.g. the training loss of every batch.
+        window: how many consecutive values each mean covers, ``1 <= window <= S``.
+        first_step: the step number of ``values[0]`` (training steps count from 1).
+
+    Returns:
+        steps: ``(S - window + 1,)`` the centre of each window (a half-integer step when
+            ``window`` is even).
+        means: same shape, the mean of each window.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1:
+        raise ValueError(f"values must be one series (S,), got shape {values.shape}")
+    if not 1 <= window <= len(values):
+        raise ValueError(f"window must be in [1, {len(values)}], got {window}")
+    means = np.convolve(values, np.ones(window) / window, mode="valid")
+    steps = first_step + (window - 1) / 2 + np.arange(len(means))
+    return steps, means

@@ -345,8 +345,8 @@ def test_parameters_layout_and_init():
 @pytest.mark.parametrize(
     ("shape", "expected"),
     [
-        ((B, C_IN, H, W), "x must have 5 dimensions (B, T, C_in=2, H, W), got shape (2, 2, 5, 6)"),
-        ((B, T, 3, H, W), "x must have shape (B=2, T=3, C_in=2, H, W), got (2, 3, 3, 5, 6)"),
+        ((B, C_IN, H, W), "x must have 5 dimensions (B, T, C_in=2, Y, X), got shape (2, 2, 5, 6)"),
+        ((B, T, 3, H, W), "x must have shape (B=2, T=3, C_in=2, Y, X), got (2, 3, 3, 5, 6)"),
     ],
 )
 def test_input_shape_errors(shape, expected):
@@ -358,14 +358,14 @@ def test_input_shape_errors(shape, expected):
 def test_state_shape_errors():
     model = ConvLSTM(C_IN, 3, 3, num_layers=2, dtype=F64)
     x, good = torch.zeros(B, T, C_IN, H, W, dtype=F64), torch.zeros(2, B, 3, H, W, dtype=F64)
-    with pytest.raises(ShapeError, match=re.escape("(num_layers=2, B=2, C_hid=3, H=5, W=6)")):
+    with pytest.raises(ShapeError, match=re.escape("(num_layers=2, B=2, C_hid=3, Y=5, X=6)")):
         model(x, (good, torch.zeros(2, B, 3, H, W + 1, dtype=F64)))
     with pytest.raises(ShapeError, match=re.escape("got (2, 2, 3, 5, 7)")):
         model(x, (good, torch.zeros(2, B, 3, H, W + 1, dtype=F64)))
     with pytest.raises(ShapeError, match="num_layers=2 tensors .* got 1"):
         model(x, ([good[0]], [good[0]]))
     mixed = ConvLSTM(C_IN, [3, 4], 3, num_layers=2, dtype=F64)
-    with pytest.raises(ShapeError, match=re.escape("state[1][1] must have shape (B=2, 4, H=5")):
+    with pytest.raises(ShapeError, match=re.escape("state[1][1] must have shape (B=2, 4, Y=5")):
         mixed(x, ([good[0], good[0, :, :1].expand(B, 4, H, W)], [good[0], good[0]]))
     with pytest.raises(ShapeError, match=re.escape("state[0] must have shape (B=2, C_hid=3")):
         ConvLSTMCell(C_IN, 3, 3, dtype=F64)(x[:, 0], (good[0, :1], good[0]))

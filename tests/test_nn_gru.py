@@ -4,6 +4,8 @@ error). The bidirectional GRU is tested in ``test_bidirectional.py``."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from layer_pairs import F64, assert_all_close, assert_close, grads, linear_loss, randn
@@ -375,3 +377,37 @@ def test_empty_sequence_and_bad_constructor_arguments_are_rejected():
     with pytest.warns(UserWarning, match="dropout acts between layers only") as warned:
         GRU(I, H, dropout=0.5)
     assert warned[0].filename == __file__  # points at the caller's line
+
+
+# --- update_bias ------------------------------------------------------------------------
+
+
+def test_update_bias_sets_the_effective_update_gate_bias():
+    model = GRU(I, H, num_layers=2, update_bias=2.0, dtype=F64)
+    for k in range(2):
+        b_ih, b_hh = getattr(model, f"bias_ih_l{k}"), getattr(model, f"bias_hh_l{k}")
+        assert torch.equal(b_ih[H : 2 * H], torch.full((H,), 2.0, dtype=F64))
+        assert torch.equal(b_hh[H : 2 * H], torch.zeros(H, dtype=F64))
+        # The reset gate and the candidate keep torch's init.
+        assert 0 < b_ih[:H].abs().max() <= H**-0.5 and b_hh[2 * H :].abs().max() > 0
+    # Zero weights: every recorded update gate is sigmoid(2), whatever the input.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("weight"):
+                p.zero_()
+    with record_gates(model) as record:
+        model(randn(L, N, I))
+    z = record[0]["z"]
+    assert_close(z, torch.full_like(z, 1 / (1 + math.exp(-2.0))))
+
+
+def test_update_bias_survives_reset_and_needs_bias():
+    model = GRU(I, H, update_bias=1.0)
+    with torch.no_grad():
+        model.bias_ih_l0.zero_()
+    model.reset_parameters()
+    assert torch.equal(model.bias_ih_l0[H : 2 * H], torch.ones(H))
+    assert "update_bias=1.0" in repr(model)
+    assert GRU(I, H).update_bias is None
+    with pytest.raises(ValueError, match="update_bias needs bias=True"):
+        GRU(I, H, bias=False, update_bias=1.0)

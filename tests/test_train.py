@@ -1,9 +1,11 @@
-"""lstmlib.train.train_with_curve: the curve it reports, and that it really trains."""
+"""lstmlib.train: the curve train_with_curve reports and that it really trains; the centred
+running mean that smooths a loss curve."""
 
 import numpy as np
+import pytest
 import torch
 
-from lstmlib.train import train_with_curve
+from lstmlib.train import running_mean, train_with_curve
 
 
 def linear_problem(seed=0):
@@ -63,3 +65,26 @@ def test_clipping_bounds_each_update():
     next_batch, evaluate = linear_problem()
     tiny, _ = train_with_curve(Linear(), next_batch, evaluate, steps=50, lr=0.05, clip=1e-12)
     assert tiny[-1] > 10 * none[-1]
+
+
+def test_running_mean_is_centred_on_its_window():
+    # Steps 1..5 with values 1, 2, 4, 8, 16: by hand, the windows of 3 are
+    # steps 1-3 (mean 7/3, centre 2), 2-4 (14/3, centre 3) and 3-5 (28/3, centre 4).
+    steps, means = running_mean([1, 2, 4, 8, 16], 3)
+    np.testing.assert_allclose(steps, [2, 3, 4])
+    np.testing.assert_allclose(means, [7 / 3, 14 / 3, 28 / 3])
+    # An even window sits between two steps; first_step shifts every centre.
+    steps, means = running_mean([1, 2, 4, 8], 2, first_step=0)
+    np.testing.assert_allclose(steps, [0.5, 1.5, 2.5])
+    np.testing.assert_allclose(means, [1.5, 3, 6])
+    # A straight line is its own centred running mean: no lag.
+    line = 3.0 * np.arange(1, 101)
+    steps, means = running_mean(line, 25)
+    np.testing.assert_allclose(means, 3.0 * steps)
+
+
+def test_running_mean_rejects_bad_windows():
+    with pytest.raises(ValueError, match="window must be in"):
+        running_mean([1.0, 2.0], 3)
+    with pytest.raises(ValueError, match="one series"):
+        running_mean(np.ones((2, 3)), 2)

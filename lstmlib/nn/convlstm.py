@@ -1,7 +1,8 @@
 r"""The convolutional LSTM (Shi et al. 2015) as PyTorch modules, written from the equations.
 
 The LSTM's matrix products become 2-D convolutions ``*``, so the state keeps its
-spatial layout: ``x_t: (B, C_in, H, W)``, ``h_t, c_t: (B, C_hid, H, W)``. One step
+spatial layout: ``x_t: (B, C_in, Y, X)``, ``h_t, c_t: (B, C_hid, Y, X)``, for images of ``Y``
+rows and ``X`` columns (``H`` stays an LSTM's hidden size, ``W`` a weight). One step
 computes, with the gate order ``i, f, g, o`` of ``lstmlib.nn.LSTM``,
 
 .. math::
@@ -41,7 +42,7 @@ Choices, and why:
   must be odd, so the padding ``k // 2`` is the same on both sides (an even kernel
   has no centre pixel); even ones raise ``ValueError``.
 - Peephole weights are per channel, ``(C_hid, 1, 1)``, broadcast over positions.
-  The paper's are ``(C_hid, H, W)``, one per position, which fixes the image size
+  The paper's are ``(C_hid, Y, X)``, one per position, which fixes the image size
   at construction; per-channel weights keep the module fully convolutional (any
   image size, the same rule at every pixel, like the convolutions themselves).
 - Init: every parameter uniform in ``±1/sqrt(fan_in)``, ``fan_in = (C_in + C_hid)
@@ -76,20 +77,20 @@ def _pair(kernel_size):
 
 
 def conv_same(x, weight, bias=None):
-    """2-D convolution with "same" zero padding: ``x: (N, C, H, W)``, ``weight:
-    (C_out, C, kh, kw)`` with kh, kw odd, ``bias: (C_out,)`` -> ``(N, C_out, H, W)``."""
+    """2-D convolution with "same" zero padding: ``x: (N, C, Y, X)``, ``weight:
+    (C_out, C, kh, kw)`` with kh, kw odd, ``bias: (C_out,)`` -> ``(N, C_out, Y, X)``."""
     kh, kw = weight.shape[-2:]
     return F.conv2d(x, weight, bias, padding=(kh // 2, kw // 2))
 
 
 def _update(xw, h, c, w_hh, peephole):
-    """A step given the input's part ``xw = conv(x, w_ih) + b: (B, 4 C_hid, H, W)``."""
+    """A step given the input's part ``xw = conv(x, w_ih) + b: (B, 4 C_hid, Y, X)``."""
     return _gates(xw + conv_same(h, w_hh), c, peephole)
 
 
 def _gates(a, c, peephole):
     """A step given all of its pre-activations ``a = conv(x, w_ih) + conv(h, w_hh) + b:
-    (B, 4 C_hid, H, W)`` and the old cell ``c``: ``(h, c, (i, f, g, o))``."""
+    (B, 4 C_hid, Y, X)`` and the old cell ``c``: ``(h, c, (i, f, g, o))``."""
     a_i, a_f, a_g, a_o = a.chunk(4, dim=1)
     if peephole is not None:
         w_ci, w_cf, w_co = peephole
@@ -107,15 +108,15 @@ def convlstm_step(x, h, c, w_ih, w_hh, b=None, peephole=None):
     """One ConvLSTM step (gate order ``i, f, g, o``), "same" zero padding.
 
     Args:
-        x: (B, C_in, H, W) inputs at this step.
-        h, c: (B, C_hid, H, W) hidden and cell state from the previous step.
+        x: (B, C_in, Y, X) inputs at this step.
+        h, c: (B, C_hid, Y, X) hidden and cell state from the previous step.
         w_ih: (4 C_hid, C_in, kh, kw), w_hh: (4 C_hid, C_hid, kh, kw) weights with
             kh, kw odd; b: (4 C_hid,) bias or None.
         peephole: None, or ``(w_ci, w_cf, w_co)``, each (C_hid, 1, 1).
 
     Returns:
-        ``(h, c, gates)``: the new ``h, c: (B, C_hid, H, W)`` and
-        ``gates = (i, f, g, o)``, each (B, C_hid, H, W).
+        ``(h, c, gates)``: the new ``h, c: (B, C_hid, Y, X)`` and
+        ``gates = (i, f, g, o)``, each (B, C_hid, Y, X).
     """
     return _update(conv_same(x, w_ih, b), h, c, w_hh, peephole)
 
@@ -173,21 +174,21 @@ class ConvLSTMCell(nn.Module):
     def forward(self, x, state=None):
         """
         Args:
-            x: (B, C_in, H, W).
-            state: a pair ``(h, c)``, each (B, C_hid, H, W); zeros if None.
+            x: (B, C_in, Y, X).
+            state: a pair ``(h, c)``, each (B, C_hid, Y, X); zeros if None.
 
         Returns:
-            ``(h, c)``, each (B, C_hid, H, W): the new state.
+            ``(h, c)``, each (B, C_hid, Y, X): the new state.
         """
         sizes = {"C_in": self.input_channels, "C_hid": self.hidden_channels}
-        check_shape("x", x, ("B", "C_in", "H", "W"), sizes)
+        check_shape("x", x, ("B", "C_in", "Y", "X"), sizes)
         _check_dtype("x", x, self.weight_ih)
         if state is None:
             h = c = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[2:])
         else:
             h, c = _check_pair(state)
             for name, t in (("state[0]", h), ("state[1]", c)):
-                check_shape(name, t, ("B", "C_hid", "H", "W"), sizes)
+                check_shape(name, t, ("B", "C_hid", "Y", "X"), sizes)
                 _check_dtype(name, t, self.weight_ih)
         h, c, _ = convlstm_step(x, h, c, *self.step_parameters())
         return h, c
@@ -212,15 +213,15 @@ class ConvLSTM(nn.Module):
         hidden_channels: an int (every layer) or a list of ``num_layers`` ints.
         kernel_size: an odd int or a pair of odd ints, for every layer.
         batch_first: True (the default, unlike ``torch.nn.LSTM``: video data comes
-            as ``(B, T, C, H, W)``) or False for time-major ``(T, B, C, H, W)``.
+            as ``(B, T, C, Y, X)``) or False for time-major ``(T, B, C, Y, X)``.
         bias, peephole, device, dtype: as in ``ConvLSTMCell``.
         input_convolution: ``"auto"`` (the default), ``"hoisted"`` or ``"per_step"``:
             see the module docstring. Only speed depends on it.
 
     States: ``h_n``, ``c_n`` (and ``h0``, ``c0``) are tensors ``(num_layers, B,
-    C_hid, H, W)`` when all layers have the same ``C_hid``, as in ``torch.nn.LSTM``;
+    C_hid, Y, X)`` when all layers have the same ``C_hid``, as in ``torch.nn.LSTM``;
     with different channels per layer they cannot be stacked and are lists of
-    ``num_layers`` tensors ``(B, C_k, H, W)`` instead. Either form is accepted as
+    ``num_layers`` tensors ``(B, C_k, Y, X)`` instead. Either form is accepted as
     ``state`` (a tensor is a sequence of layers too).
     """
 
@@ -267,26 +268,26 @@ class ConvLSTM(nn.Module):
     def forward(self, x, state=None):
         """
         Args:
-            x: (B, T, C_in, H, W), or (T, B, C_in, H, W) if not ``batch_first``.
-            state: a pair ``(h0, c0)``, each (num_layers, B, C_hid, H, W) or a list
-                of per-layer (B, C_k, H, W) (see the class docstring); zeros if None.
+            x: (B, T, C_in, Y, X), or (T, B, C_in, Y, X) if not ``batch_first``.
+            state: a pair ``(h0, c0)``, each (num_layers, B, C_hid, Y, X) or a list
+                of per-layer (B, C_k, Y, X) (see the class docstring); zeros if None.
 
         Returns:
-            output: (B, T, C_hid, H, W), or (T, B, C_hid, H, W) if not
+            output: (B, T, C_hid, Y, X), or (T, B, C_hid, Y, X) if not
                 ``batch_first``: the last layer's hidden state at every step.
             (h_n, c_n): every layer's state after the last step, tensors
-                (num_layers, B, C_hid, H, W) or lists (see the class docstring).
+                (num_layers, B, C_hid, Y, X) or lists (see the class docstring).
         """
         sizes = {"C_in": self.input_channels}
         expected = (
-            ("B", "T", "C_in", "H", "W") if self.batch_first else ("T", "B", "C_in", "H", "W")
+            ("B", "T", "C_in", "Y", "X") if self.batch_first else ("T", "B", "C_in", "Y", "X")
         )
         check_shape("x", x, expected, sizes)
         _check_dtype("x", x, self.cells[0].weight_ih)
         if sizes["T"] == 0:
             raise ShapeError(f"x must have at least one time step, got shape {tuple(x.shape)}")
         if self.batch_first:
-            x = x.transpose(0, 1)  # (T, B, C_in, H, W): the loop runs over time
+            x = x.transpose(0, 1)  # (T, B, C_in, Y, X): the loop runs over time
         T, B = x.shape[:2]
         h0, c0 = self._initial_state(state, x, sizes)
 
@@ -308,7 +309,7 @@ class ConvLSTM(nn.Module):
                 for xw_t in xw.unbind(0):
                     h, c, _ = _update(xw_t, h, c, w_hh, peep)
                     hs.append(h)
-            x = torch.stack(hs)  # (T, B, C_k, H, W): the next layer's input
+            x = torch.stack(hs)  # (T, B, C_k, Y, X): the next layer's input
             h_n.append(h)
             c_n.append(c)
         if self.stacked:
@@ -324,31 +325,31 @@ class ConvLSTM(nn.Module):
         return self.input_convolution == "per_step"
 
     def _initial_state(self, state, x, sizes):
-        """Per-layer lists ``h0, c0`` of (B, C_k, H, W) tensors, checked, or zeros."""
+        """Per-layer lists ``h0, c0`` of (B, C_k, Y, X) tensors, checked, or zeros."""
         if state is None:
-            B, _, H, W = x.shape[1:]
-            zeros = [x.new_zeros(B, c_hid, H, W) for c_hid in self.hidden_channels]
+            B, _, Y, X = x.shape[1:]
+            zeros = [x.new_zeros(B, c_hid, Y, X) for c_hid in self.hidden_channels]
             return zeros, zeros
-        sizes["num_layers"] = self.num_layers  # B, H, W are bound by x's check
+        sizes["num_layers"] = self.num_layers  # B, Y, X are bound by x's check
         h0, c0 = _check_pair(state)
         checked = []
         for name, s in (("state[0]", h0), ("state[1]", c0)):
             if self.stacked and torch.is_tensor(s):
                 sizes["C_hid"] = self.hidden_channels[0]
-                check_shape(name, s, ("num_layers", "B", "C_hid", "H", "W"), sizes)
+                check_shape(name, s, ("num_layers", "B", "C_hid", "Y", "X"), sizes)
             elif not isinstance(s, list | tuple):
-                form = "a tensor (num_layers, B, C_hid, H, W) or " if self.stacked else ""
+                form = "a tensor (num_layers, B, C_hid, Y, X) or " if self.stacked else ""
                 raise TypeError(
-                    f"{name} must be {form}a list of per-layer tensors (B, C_k, H, W), "
+                    f"{name} must be {form}a list of per-layer tensors (B, C_k, Y, X), "
                     f"got {type(s).__name__}"
                 )
             elif len(s) != self.num_layers:
                 raise ShapeError(
-                    f"{name} must hold num_layers={self.num_layers} tensors (B, C_k, H, W), "
+                    f"{name} must hold num_layers={self.num_layers} tensors (B, C_k, Y, X), "
                     f"got {len(s)}"
                 )
             for k, (s_k, c_hid) in enumerate(zip(s, self.hidden_channels, strict=True)):
-                check_shape(f"{name}[{k}]", s_k, ("B", c_hid, "H", "W"), sizes)
+                check_shape(f"{name}[{k}]", s_k, ("B", c_hid, "Y", "X"), sizes)
                 _check_dtype(f"{name}[{k}]", s_k, self.cells[0].weight_ih)
             checked.append(list(s))
         return checked

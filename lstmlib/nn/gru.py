@@ -98,6 +98,14 @@ class GRU(RecurrentLayer):
     ``dropout`` zeroes the outputs of every layer but the last, in training mode
     only, like torch. Beyond torch: ``forward`` takes ``lengths=`` for padded
     variable-length batches, and ``record_gates`` records ``r, z, n, h``.
+
+    Args beyond ``torch.nn.GRU``'s:
+        update_bias: if not None, after the usual init set the update-gate slice
+            ``[H:2H]`` of every ``bias_ih_l{k}`` to ``update_bias`` and of
+            ``bias_hh_l{k}`` to 0. ``z = sigmoid(a^x_z + a^h_z)`` sees only their sum,
+            so the update gate's effective bias is exactly ``update_bias``: the GRU's
+            counterpart of the LSTM's ``forget_bias`` (a positive value starts the
+            units keeping their state). ``reset_parameters`` does the same again.
     """
 
     GATES, STATES = GRU_GATES, ("h",)
@@ -113,7 +121,11 @@ class GRU(RecurrentLayer):
         bidirectional=False,
         device=None,
         dtype=None,
+        *,
+        update_bias=None,
     ):
+        if update_bias is not None and not bias:
+            raise ValueError("update_bias needs bias=True (there is no bias to set)")
         super().__init__(
             input_size,
             hidden_size,
@@ -125,7 +137,27 @@ class GRU(RecurrentLayer):
             device,
             dtype,
         )
+        self.update_bias = update_bias
         self.reset_parameters()
+
+    def reset_parameters(self):
+        """torch.nn's init (uniform in ``±1/sqrt(H)``), then the update-gate bias."""
+        super().reset_parameters()
+        if self.update_bias is None:
+            return
+        H = self.hidden_size
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.startswith("bias_ih"):
+                    p[H : 2 * H] = self.update_bias
+                elif name.startswith("bias_hh"):
+                    p[H : 2 * H] = 0.0
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        if self.update_bias is not None:
+            s += f", update_bias={self.update_bias}"
+        return s
 
     @staticmethod
     def _project(x, w_ih, b_ih, b_hh):

@@ -1,7 +1,7 @@
 r"""One step of the convolutional LSTM (Shi et al. 2015), forward only, in NumPy.
 
 The LSTM of ``lstm.py`` with its matrix products replaced by 2-D convolutions
-``*``, so the state is a stack of images, ``h, c: (B, C_hid, H, W)``:
+``*``, so the state is a stack of images, ``h, c: (B, C_hid, Y, X)``:
 
 .. math::
 
@@ -34,27 +34,27 @@ def conv2d_same(x, weight):
     ``out[b, o, y, x] = sum_{c, dy, dx} weight[o, c, dy, dx] * x_pad[b, c, y + dy, x + dx]``.
 
     Args:
-        x: (B, C_in, H, W).
+        x: (B, C_in, Y, X).
         weight: (C_out, C_in, kh, kw), kh and kw odd.
 
     Returns:
-        (B, C_out, H, W): the same spatial size as ``x``.
+        (B, C_out, Y, X): the same spatial size as ``x``.
     """
-    B, _, H, W = x.shape
+    B, _, Y, X = x.shape
     C_out, _, kh, kw = weight.shape
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"kernel sizes must be odd for 'same' padding, got {kh}x{kw}")
     # Pad k // 2 zeros on every side: then the window of output pixel (y, x) starts
-    # at (y, x) in the padded image, and H x W windows fit.
+    # at (y, x) in the padded image, and Y x X windows fit.
     ph, pw = kh // 2, kw // 2
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    out = np.zeros((B, C_out, H, W), dtype=np.result_type(x, weight))
+    out = np.zeros((B, C_out, Y, X), dtype=np.result_type(x, weight))
     # One kernel offset at a time: every output pixel takes the input pixel at that
     # offset from it (a shifted copy of the image), times that offset's weights,
     # which mix the channels like the LSTM's matrix product.
     for dy in range(kh):
         for dx in range(kw):
-            shifted = x_pad[:, :, dy : dy + H, dx : dx + W]  # (B, C_in, H, W)
+            shifted = x_pad[:, :, dy : dy + Y, dx : dx + X]  # (B, C_in, Y, X)
             out += np.einsum("oc,bchw->bohw", weight[:, :, dy, dx], shifted)
     return out
 
@@ -63,25 +63,25 @@ def convlstm_step_forward(x, h_prev, c_prev, Wx, Wh, b, peephole=None):
     """One ConvLSTM step.
 
     Args:
-        x: (B, C_in, H, W) inputs at this step.
-        h_prev: (B, C_hid, H, W) hidden state from the previous step.
-        c_prev: (B, C_hid, H, W) cell state from the previous step.
+        x: (B, C_in, Y, X) inputs at this step.
+        h_prev: (B, C_hid, Y, X) hidden state from the previous step.
+        c_prev: (B, C_hid, Y, X) cell state from the previous step.
         Wx: (4 C_hid, C_in, k, k) input-to-gates kernels, gate blocks i, f, g, o
             along the first axis; k odd (kh != kw works too).
         Wh: (4 C_hid, C_hid, k, k) hidden-to-gates kernels, same order.
         b: (4 C_hid,) bias, same order.
         peephole: None, or ``(w_ci, w_cf, w_co)``, each of a shape that broadcasts
-            against (B, C_hid, H, W): (C_hid, 1, 1) per channel as in
-            ``lstmlib.nn.ConvLSTMCell``, or (C_hid, H, W) as in Shi et al.
+            against (B, C_hid, Y, X): (C_hid, 1, 1) per channel as in
+            ``lstmlib.nn.ConvLSTMCell``, or (C_hid, Y, X) as in Shi et al.
 
     Returns:
-        h: (B, C_hid, H, W) the new hidden state ``o * tanh(c)``.
-        c: (B, C_hid, H, W) the new cell state ``f * c_prev + i * g``.
+        h: (B, C_hid, Y, X) the new hidden state ``o * tanh(c)``.
+        c: (B, C_hid, Y, X) the new cell state ``f * c_prev + i * g``.
     """
     sizes: dict[str, int] = {}
-    check_shape("x", x, ("B", "C_in", "H", "W"), sizes)
-    check_shape("h_prev", h_prev, ("B", "C_hid", "H", "W"), sizes)
-    check_shape("c_prev", c_prev, ("B", "C_hid", "H", "W"), sizes)
+    check_shape("x", x, ("B", "C_in", "Y", "X"), sizes)
+    check_shape("h_prev", h_prev, ("B", "C_hid", "Y", "X"), sizes)
+    check_shape("c_prev", c_prev, ("B", "C_hid", "Y", "X"), sizes)
     sizes["4C_hid"] = 4 * sizes["C_hid"]
     check_shape("Wx", Wx, ("4C_hid", "C_in", "kh", "kw"), sizes)
     check_shape("Wh", Wh, ("4C_hid", "C_hid", "kh", "kw"), sizes)
@@ -90,7 +90,7 @@ def convlstm_step_forward(x, h_prev, c_prev, Wx, Wh, b, peephole=None):
         check_float(name, value)
 
     C = h_prev.shape[1]
-    # (B, 4C, H, W): all four gates at once; b[:, None, None] adds one bias per channel.
+    # (B, 4C, Y, X): all four gates at once; b[:, None, None] adds one bias per channel.
     a = conv2d_same(x, Wx) + conv2d_same(h_prev, Wh) + b[:, None, None]
     a_i, a_f, a_g, a_o = a[:, :C], a[:, C : 2 * C], a[:, 2 * C : 3 * C], a[:, 3 * C :]
     if peephole is not None:
