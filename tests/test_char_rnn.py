@@ -135,10 +135,13 @@ def test_learns_a_repeated_string(rng):
     V = len(chars)
     streams = ids.reshape(4, -1).T  # 4 streams, as lstmlib.text.batchify lays them out
     params = init_char_rnn(V, 16, rng)
-    log = train_char_rnn(params, streams, steps=300, seq_len=12, lr=0.1)
+    log = train_char_rnn(params, streams, 300, seq_len=12, lr=0.1, val_streams=streams[:, :1])
     assert log.losses[:5].mean() > 0.8 * math.log(V)
     assert log.losses[-20:].mean() < 0.1
     assert char_rnn_mean_loss(params, streams) < 0.1
+    assert list(log.val_steps) == [0, 250, 300]
+    assert log.val_losses[0] == pytest.approx(math.log(V), abs=0.01)
+    assert log.val_losses[-1] == pytest.approx(char_rnn_mean_loss(params, streams[:, :1]))
     sample = sample_char_rnn(params, np.array([chars.index("h")]), 11, rng, temperature=0.5)
     assert "".join(chars[i] for i in sample) == "ello world "
 

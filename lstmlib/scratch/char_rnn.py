@@ -226,6 +226,8 @@ class TrainingLog(NamedTuple):
 
     losses: np.ndarray  # (steps,) training loss of every chunk, nats per character
     grad_norms: np.ndarray  # (steps,) global gradient norm of every step, before clipping
+    val_steps: np.ndarray  # (K,) the steps after which the held-out loss was measured
+    val_losses: np.ndarray  # (K,) held-out loss at those steps (empty without val_streams)
 
 
 def train_char_rnn(
@@ -235,6 +237,8 @@ def train_char_rnn(
     seq_len: int = 25,
     lr: float = 0.1,
     max_norm: float = 5.0,
+    val_streams: np.ndarray | None = None,
+    val_every: int = 250,
 ) -> TrainingLog:
     """Train ``params`` in place with truncated BPTT over ``streams``, Adagrad and clipping.
 
@@ -250,9 +254,12 @@ def train_char_rnn(
         seq_len: chunk length ``T`` (BPTT is truncated after ``T`` steps).
         lr: Adagrad's learning rate.
         max_norm: gradients are clipped to this global norm.
+        val_streams: (M, B') held-out ids; if given, :func:`char_rnn_mean_loss` on them
+            is measured before the first step and after every ``val_every`` steps.
+        val_every: steps between two held-out measurements.
 
     Returns:
-        TrainingLog(losses, grad_norms), one entry per step.
+        TrainingLog(losses, grad_norms, val_steps, val_losses).
     """
     check_shape("streams", streams, ("N", "B"))
     if len(streams) < seq_len + 1:
@@ -263,6 +270,14 @@ def train_char_rnn(
     h = np.zeros((B, H))
     start = 0
     losses, norms = np.empty(steps), np.empty(steps)
+    val_steps, val_losses = [], []
+
+    def measure(step):
+        if val_streams is not None:
+            val_steps.append(step)
+            val_losses.append(char_rnn_mean_loss(params, val_streams))
+
+    measure(0)
     for step in range(steps):
         if start + seq_len + 1 > len(streams):  # past the end: read the text again
             start, h = 0, np.zeros((B, H))
@@ -272,7 +287,9 @@ def train_char_rnn(
         norms[step] = clip_by_global_norm(grads, max_norm)
         optimiser.step(grads)
         start += seq_len
-    return TrainingLog(losses, norms)
+        if (step + 1) % val_every == 0 or step + 1 == steps:
+            measure(step + 1)
+    return TrainingLog(losses, norms, np.array(val_steps, dtype=int), np.array(val_losses))
 
 
 def char_rnn_mean_loss(params, streams: np.ndarray, seq_len: int = 200) -> float:
