@@ -11,7 +11,9 @@ Conventions (the same for every model in this package):
 
 Models: the RNN (``rnn.py``), the LSTM (``lstm.py``, gates ``i, f, g, o``), the GRU
 (``gru.py``, gates ``r, z, n``), and ``bidirectional.py``, which runs any of them
-both ways over a sequence (also on padded batches of variable lengths). The exception
+both ways over a sequence (also on padded batches of variable lengths), and
+``char_rnn.py``, the RNN made a character-level language model (one-hot input, linear
+read-out, softmax cross-entropy, Adagrad, truncated BPTT). The exception
 is ``convlstm.py``: one ConvLSTM step, forward only and in PyTorch's convolution layout
 ``(4 C_hid, C_in, k, k)``, to show what the convolutions compute.
 """
@@ -21,6 +23,13 @@ from lstmlib.scratch.bidirectional import (
     bidirectional_backward,
     bidirectional_forward,
     reverse_padded,
+)
+from lstmlib.scratch.char_rnn import (
+    char_rnn_loss,
+    sample_char_rnn,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+    train_char_rnn,
 )
 from lstmlib.scratch.convlstm import conv2d_same, convlstm_step_forward
 from lstmlib.scratch.gru import (
@@ -51,6 +60,11 @@ __all__ = [
     "conv2d_same",
     "convlstm_step_forward",
     "BidirectionalCache",
+    "char_rnn_loss",
+    "sample_char_rnn",
+    "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_forward",
+    "train_char_rnn",
     "GRUStepCache",
     "LSTMStepCache",
     "RNNStepCache",
