@@ -9,7 +9,7 @@ from layer_pairs import F64, assert_all_close, assert_close, linear_loss, randn
 from layer_pairs import make_pair as make_layer_pair
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from lstmlib.nn import RNN, RNNCell, record_gates
+from lstmlib.nn import RNN, RNNCell, identity_init_, record_gates
 from lstmlib.shapes import ShapeError
 
 I, H, L, N = 3, 5, 4, 2
@@ -391,3 +391,66 @@ def test_wrong_lengths_and_dropout_are_rejected():
     with pytest.warns(UserWarning, match="dropout acts between layers only") as warned:
         RNN(I, H, dropout=0.5)
     assert warned[0].filename == __file__  # points at the caller's line
+
+
+# --- identity_init_: Le, Jaitly & Hinton's (2015) IRNN initialisation -----------------
+
+
+def test_identity_init_sets_identity_recurrence_zero_biases_small_inputs():
+    torch.manual_seed(0)
+    rnn = identity_init_(RNN(200, 300, num_layers=2, bidirectional=True), input_std=0.01)
+    for name, p in rnn.named_parameters():
+        if name.startswith("weight_hh"):
+            assert torch.equal(p, torch.eye(300)), name
+        elif name.startswith("bias"):
+            assert not p.any(), name
+        else:  # weight_ih: 60,000 or 180,000 normal draws, mean 0 and std 0.01
+            assert abs(p.mean().item()) < 1e-4, name
+            assert p.std().item() == pytest.approx(0.01, rel=0.02), name
+
+
+def test_relu_irnn_carries_a_nonnegative_state_and_its_gradient_unchanged():
+    # With zero input a ReLU IRNN computes h_t = relu(h_{t-1}): a state > 0 stays as it
+    # is for any number of steps, and d h_T / d h_0 is the identity (relu' = 1 there).
+    # A tanh RNN with the same weights contracts the state: h_t = tanh(h_{t-1}), iterated
+    # here by hand.
+    steps = 50
+    h0 = torch.tensor([[[0.1, 0.3, 1.0, 2.5]]], dtype=F64)  # (1, N=1, H=4)
+    x = torch.zeros(steps, 1, 2, dtype=F64)
+    relu = identity_init_(RNN(2, 4, nonlinearity="relu", dtype=F64))
+    h0g = h0.clone().requires_grad_()
+    _, h_n = relu(x, h0g)
+    assert_close(h_n, h0)
+    jacobian = torch.stack(
+        [torch.autograd.grad(h_n[0, 0, k], h0g, retain_graph=True)[0][0, 0] for k in range(4)]
+    )
+    assert_close(jacobian, torch.eye(4, dtype=F64))
+
+    tanh = identity_init_(RNN(2, 4, dtype=F64))
+    expected = h0.clone()
+    for _ in range(steps):
+        expected = torch.tanh(expected)
+    assert_close(tanh(x, h0)[1], expected)
+    assert (expected < 0.9 * h0).all()  # the contraction is real
+
+
+def test_identity_init_matches_on_torch_modules_and_cells():
+    # The same seed gives the same parameters on our RNN and on torch.nn.RNN (the same
+    # names in the same order), and the cell gets the same treatment.
+    torch.manual_seed(3)
+    ours = identity_init_(RNN(3, 5, nonlinearity="relu"))
+    torch.manual_seed(3)
+    theirs = identity_init_(torch.nn.RNN(3, 5, nonlinearity="relu"))
+    for (name, a), (_, b) in zip(
+        ours.state_dict().items(), theirs.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    cell = identity_init_(RNNCell(3, 5, nonlinearity="relu"), input_std=0.0)
+    assert torch.equal(cell.weight_hh, torch.eye(5)) and not cell.weight_ih.any()
+
+
+def test_identity_init_rejects_other_modules_and_bad_std():
+    with pytest.raises(TypeError, match="RNN or RNNCell"):
+        identity_init_(torch.nn.LSTM(3, 5))
+    with pytest.raises(ValueError, match="input_std"):
+        identity_init_(RNN(3, 5), input_std=-0.1)

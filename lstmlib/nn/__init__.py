@@ -14,7 +14,8 @@ Conventions (the same for every model in this package):
   input's device and dtype; wrong shapes or dtypes raise errors from
   ``lstmlib.shapes`` that name the expected and the received shape.
 
-Modules: ``RNN``/``RNNCell`` (``rnn.py``); ``LSTM``/``LSTMCell`` (``lstm.py``, with a
+Modules: ``RNN``/``RNNCell`` (``rnn.py``, with ``identity_init_``, the IRNN's
+initialisation); ``LSTM``/``LSTMCell`` (``lstm.py``, with a
 ``forget_bias`` initialisation) and ``GRU``/``GRUCell`` (``gru.py``). All three layers
 also take variable-length batches (as ``lengths=`` or a ``PackedSequence``),
 ``bidirectional=True`` and ``dropout``; what they share is in ``_recurrent.py``,
@@ -35,7 +36,7 @@ from lstmlib.nn.attention import AdditiveAttention, length_mask, masked_softmax
 from lstmlib.nn.convlstm import ConvLSTM, ConvLSTMCell, convlstm_step
 from lstmlib.nn.gru import GRU, GRUCell, gru_step
 from lstmlib.nn.lstm import LSTM, LSTMCell, lstm_step, record_gates
-from lstmlib.nn.rnn import RNN, RNNCell, rnn_step
+from lstmlib.nn.rnn import RNN, RNNCell, identity_init_, rnn_step
 
 __all__ = [
     "AdditiveAttention",
@@ -49,6 +50,7 @@ __all__ = [
     "RNNCell",
     "convlstm_step",
     "gru_step",
+    "identity_init_",
     "length_mask",
     "masked_softmax",
     "lstm_step",

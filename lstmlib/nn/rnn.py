@@ -22,9 +22,15 @@ keeps ``h_{t-1} W_hh^T`` and the nonlinearity. Everything else (checks, variable
 lengths, ``bidirectional``, dropout, ``record_gates``, which records ``"h"``) is
 shared with the LSTM and the GRU, in ``lstmlib.nn._recurrent``. Not supported:
 ``proj_size`` (torch has it for the LSTM only).
+
+``identity_init_`` gives an ``RNN`` or ``RNNCell`` the initialisation of Le, Jaitly &
+Hinton (2015): recurrent weights the identity and zero biases, which with
+``nonlinearity="relu"`` makes their IRNN.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -152,3 +158,34 @@ class RNN(RecurrentLayer):
         if self.nonlinearity != "tanh":
             s += f", nonlinearity={self.nonlinearity!r}"
         return s
+
+
+def identity_init_(rnn, input_std=1e-3):
+    """Initialise ``rnn`` in place as Le, Jaitly & Hinton's (2015) IRNN; return it.
+
+    Every recurrent matrix ``W_hh: (H, H)`` (all layers and directions) becomes the
+    identity, every bias zero, and every input matrix ``W_ih`` is drawn from a normal
+    distribution with mean 0 and standard deviation ``input_std``. With
+    ``nonlinearity="relu"`` a state ``h >= 0`` is then copied unchanged from step to
+    step while the inputs are small, and so is the gradient that flows back along it:
+    the network starts out remembering, where a tanh RNN starts out forgetting. Used on
+    a tanh RNN, the identity is only the start of ``tanh``'s contraction.
+
+    Args:
+        rnn: an ``RNN`` or ``RNNCell`` of ``lstmlib.nn`` (or of ``torch.nn``: the
+            parameter names are the same).
+        input_std: the standard deviation of the input weights (non-negative).
+    """
+    if not isinstance(rnn, (RNN, RNNCell, torch.nn.RNN, torch.nn.RNNCell)):
+        raise TypeError(f"identity_init_ expects an RNN or RNNCell, got {type(rnn).__name__}")
+    if isinstance(input_std, bool) or not isinstance(input_std, numbers.Real) or input_std < 0:
+        raise ValueError(f"input_std must be a non-negative number, got {input_std!r}")
+    with torch.no_grad():
+        for name, p in rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                p.copy_(torch.eye(rnn.hidden_size, dtype=p.dtype, device=p.device))
+            elif name.startswith("weight_ih"):
+                p.normal_(0.0, input_std)
+            else:  # bias_ih..., bias_hh...
+                p.zero_()
+    return rnn
