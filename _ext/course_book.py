@@ -102,6 +102,8 @@ def setup(app: Sphinx) -> dict:
     os.environ[STATIC_ENV] = "1"
     # Chapters execute several at a time before Sphinx reads them (parallel_execution.py).
     app.setup_extension("parallel_execution")
+    # The library reference: named results in Returns sections (api_docs.py).
+    app.setup_extension("api_docs")
     app.connect("config-inited", configure)
     app.connect("build-finished", copy_mathjax)
     # Before sphinx-book-theme builds its header buttons (priority 501).
