@@ -245,12 +245,14 @@ SCROLLING_CODE_JS = """() => {
 # Figures shown at less than 85 % of their natural width (the browser shrank them).
 SHRUNK_FIGURES_JS = """async () => {
   const shrunk = [];
-  for (const img of document.querySelectorAll(".cell_output img")) {
+  const figures = [...document.querySelectorAll(".cell_output img")];
+  for (const [i, img] of figures.entries()) {
     img.loading = "eager";
     await img.decode().catch(() => {});
     const shown = img.getBoundingClientRect().width;
     if (img.naturalWidth && shown < 0.85 * img.naturalWidth)
-      shrunk.push(`${img.getAttribute("src").split("/").pop()}: ` +
+      shrunk.push(`figure ${i + 1} of ${figures.length} ` +
+                  `(${img.getAttribute("src").split("/").pop().slice(0, 12)}…): ` +
                   `${Math.round(shown)} of ${img.naturalWidth} px ` +
                   `(${Math.round(100 * shown / img.naturalWidth)} %)`);
   }
