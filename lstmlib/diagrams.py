@@ -302,9 +302,9 @@ def draw_gru_cell(
 
     .. math::
 
-        r = \sigma(\cdot), \quad z = \sigma(\cdot), \quad
-        n = \tanh\big(x W_{xn} + b_{xn} + r \odot (h_{t-1} W_{hn} + b_{hn})\big), \quad
-        h_t = z \odot h_{t-1} + (1 - z) \odot n
+        r &= \sigma(\cdot), \quad z = \sigma(\cdot), \\
+        n &= \tanh\big(x W_{xn} + b_{xn} + r \odot (h_{t-1} W_{hn} + b_{hn})\big), \\
+        h_t &= z \odot h_{t-1} + (1 - z) \odot n
 
     The hidden state runs along the top, where the GRU keeps its memory: it meets the
     product with the update gate and the sum with the written candidate, the same two

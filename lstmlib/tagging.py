@@ -57,7 +57,9 @@ __all__ = [
 ]
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+#: The labels of a letter, ``INSIDE`` (0) within a word and ``END`` (1) at its end.
 INSIDE, END = 0, 1
+#: The label of the padding, which the loss skips.
 PAD_LABEL = -100  # torch.nn.functional.cross_entropy's default ignore_index
 TEST_FRACTION = 0.1  # the last 10% of the corpus's words are held out
 _MAX_DRAWS = 1000  # rounds of redrawing the sequences that did not fit, before giving up

@@ -9,6 +9,7 @@ recorded and aborted, as they would fail for a reader who is offline.
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 import threading
@@ -206,3 +207,155 @@ def test_page_works_offline(browser, site, path):  # browser first: no Chromium,
         assert not report, f"{page.url.removeprefix(site)}:\n" + "\n".join(report)
     finally:
         context.close()
+
+
+# --- Layout: what fits the column at 1280 px, and what a phone (390 px) can scroll ---------
+
+# Display equations wider than their column at 1280 px (MathJax knows each one's TeX).
+WIDE_EQUATIONS_JS = """() => {
+  const wide = [];
+  for (const item of window.MathJax?.startup?.document?.getMathItemsWithin(document.body) ?? []) {
+    if (!item.display || !item.typesetRoot) continue;
+    const math = item.typesetRoot.querySelector("mjx-math") ?? item.typesetRoot;
+    const column = item.typesetRoot.parentElement;
+    const style = getComputedStyle(column);
+    const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+    const room = column.clientWidth - padding;
+    const width = math.getBoundingClientRect().width;
+    if (width > room + 2)
+      wide.push(`${Math.round(width)} px > ${Math.round(room)} px: ` +
+                item.math.trim().replace(/\\s+/g, " ").slice(0, 70));
+  }
+  return wide;
+}"""
+
+# Code cells whose input scrolls sideways (hidden inputs are opened first: a reader can).
+SCROLLING_CODE_JS = """() => {
+  document.querySelectorAll("details").forEach(d => { d.open = true; });
+  const scrolling = [];
+  for (const pre of document.querySelectorAll("div.cell_input pre")) {
+    if (pre.scrollWidth <= pre.clientWidth + 1) continue;
+    const longest = pre.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a));
+    scrolling.push(`${pre.scrollWidth} px in ${pre.clientWidth} px, ` +
+                   `${longest.length} characters: ${longest.trim().slice(0, 50)}`);
+  }
+  return scrolling;
+}"""
+
+# Figures shown at less than 85 % of their natural width (the browser shrank them).
+SHRUNK_FIGURES_JS = """async () => {
+  const shrunk = [];
+  const figures = [...document.querySelectorAll(".cell_output img")];
+  for (const [i, img] of figures.entries()) {
+    img.loading = "eager";
+    await img.decode().catch(() => {});
+    const shown = img.getBoundingClientRect().width;
+    if (img.naturalWidth && shown < 0.85 * img.naturalWidth)
+      shrunk.push(`figure ${i + 1} of ${figures.length} ` +
+                  `(${img.getAttribute("src").split("/").pop().slice(0, 12)}…): ` +
+                  `${Math.round(shown)} of ${img.naturalWidth} px ` +
+                  `(${Math.round(100 * shown / img.naturalWidth)} %)`);
+  }
+  return shrunk;
+}"""
+
+# Elements that reach past a phone's viewport outside any horizontally scrollable box (only
+# the outermost of nested ones), and whether the page itself scrolls sideways.
+PHONE_OVERFLOW_JS = """() => {
+  const vw = document.documentElement.clientWidth;
+  const offenders = new Set();
+  for (const el of document.body.querySelectorAll("*")) {
+    const rect = el.getBoundingClientRect();
+    if (!rect.width || (rect.right <= vw + 1 && rect.left >= -1)) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.position === "fixed") continue;
+    let held = false, hidden = false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.visibility === "hidden" || s.position === "fixed") { hidden = true; break; }
+      // A scrollable box holds it; one that clips it (the theme's prev/next links) cannot
+      // make the page wider either.
+      if (/auto|scroll|hidden|clip/.test(s.overflowX)) { held = true; break; }
+    }
+    if (!held && !hidden) offenders.add(el);
+  }
+  const out = [];
+  for (const el of offenders) {
+    let outer = false;
+    for (let a = el.parentElement; a; a = a.parentElement) if (offenders.has(a)) outer = true;
+    if (outer) continue;
+    const name = el.tagName.toLowerCase() + [...el.classList].map(c => "." + c).join("");
+    const text = el.textContent.trim().replace(/\\s+/g, " ").slice(0, 40);
+    out.push(`${name} (${Math.round(el.getBoundingClientRect().width)} px): ${text}`);
+  }
+  const page = document.documentElement.scrollWidth;
+  if (page > vw + 1) out.push(`the page scrolls sideways: ${page} px in ${vw} px`);
+  return out;
+}"""
+
+
+def open_page(browser, site: str, path: str, width: int):
+    """A page of the site in a fresh context ``width`` px wide, typeset and with its fonts."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.route(lambda url: not is_local(url), lambda route: route.abort())
+    page = context.new_page()
+    page.goto(site + path, wait_until="networkidle")
+    page.evaluate(
+        "async () => { await window.MathJax?.startup?.promise; await document.fonts.ready; }"
+    )
+    return context, page
+
+
+@pytest.mark.parametrize("path", PAGES[1:])  # index.html only redirects to the root page
+def test_page_fits_the_column(browser, site, path):
+    """At 1280 px nothing is wider than the text column (equations, code) and no figure is
+    shrunk to fit it; at 390 px (a phone) only scrollable boxes are wider than the screen."""
+    problems = {}
+    context, page = open_page(browser, site, path, 1280)
+    try:
+        problems["display equations wider than the column at 1280 px"] = page.evaluate(
+            WIDE_EQUATIONS_JS
+        )
+        problems["code cells that scroll sideways at 1280 px"] = page.evaluate(SCROLLING_CODE_JS)
+        problems["figures shrunk below 85 % of their width at 1280 px"] = page.evaluate(
+            SHRUNK_FIGURES_JS
+        )
+    finally:
+        context.close()
+    context, page = open_page(browser, site, path, 390)
+    try:
+        problems["wider than a 390 px screen, outside any scrollable box"] = page.evaluate(
+            PHONE_OVERFLOW_JS
+        )
+    finally:
+        context.close()
+    report = [
+        f"  {kind}:\n" + "\n".join(f"    {i}" for i in items)
+        for kind, items in problems.items()
+        if items
+    ]
+    assert not report, f"{path}:\n" + "\n".join(report)
+
+
+# --- Launching a chapter elsewhere: Binder opens its .md, the download installs lstmlib ----
+
+CHAPTERS = [d for d in TOC if d.startswith("chapters/") and d != "chapters/exercises"]
+REPOSITORY = "https://github.com/lstm-course/lstm-course"
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_chapter_opens_elsewhere(site, docname):
+    """The downloaded notebook installs lstmlib first (where it is missing) and keeps the
+    build's outputs; the page's Binder button opens the chapter's source file."""
+    notebook = json.loads((HTML / "_sources" / f"{docname}.ipynb").read_text("utf-8"))
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    first = "".join(code[0]["source"])
+    assert "import lstmlib\nexcept ImportError:" in first, first
+    assert f'%pip install -q "lstmlib[book] @ git+{REPOSITORY}"' in first, first
+    assert not code[0].get("outputs"), "the build must never run the install cell"
+    assert sum(len(cell.get("outputs", [])) for cell in code[1:]), "outputs were dropped"
+    with urllib.request.urlopen(f"{site}{docname}.html") as response:
+        page = response.read().decode("utf-8")
+    binder = f"https://mybinder.org/v2/gh/lstm-course/lstm-course/main?urlpath=tree/{docname}.md"
+    assert binder in page, "no Binder button for the chapter's .md"
+    assert (ROOT / f"{docname}.md").is_file()

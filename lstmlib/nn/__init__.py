@@ -4,7 +4,7 @@ Conventions (the same for every model in this package):
 
 - constructor arguments, parameter names and layouts, initialisation and
   ``forward``'s shapes are those of the matching ``torch.nn`` module, so
-  ``state_dict``s load both ways and the modules are drop-in replacements;
+  a ``state_dict`` loads both ways and the modules are drop-in replacements;
 - weights are stored ``(out_features, in_features)`` and multiply as ``x @ W.T``
   (the NumPy reference in ``lstmlib.scratch`` uses ``x @ Wx`` with ``Wx = W.T``);
 - one step is a plain function (``rnn_step``, ``lstm_step``, ``gru_step``); the cell
