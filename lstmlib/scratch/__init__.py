@@ -26,6 +26,8 @@ from lstmlib.scratch.bidirectional import (
 )
 from lstmlib.scratch.char_rnn import (
     char_rnn_loss,
+    char_rnn_mean_loss,
+    init_char_rnn,
     sample_char_rnn,
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
@@ -61,6 +63,8 @@ __all__ = [
     "convlstm_step_forward",
     "BidirectionalCache",
     "char_rnn_loss",
+    "char_rnn_mean_loss",
+    "init_char_rnn",
     "sample_char_rnn",
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_forward",
