@@ -67,6 +67,20 @@ def _blocks(module):
     return module.BLOCKS if module.BLOCKS is not None else len(module.GATES)
 
 
+def set_second_gate_bias(module, value):
+    """Make the effective bias of the second gate block ``[H:2H]`` exactly ``value``: the
+    LSTM's forget gate, the GRU's update gate. Only the sum ``bias_ih + bias_hh`` enters
+    the gates, so ``bias_ih[H:2H] = value`` and ``bias_hh[H:2H] = 0``, in every layer
+    and direction of ``module``."""
+    H = module.hidden_size
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.startswith("bias_ih"):
+                p[H : 2 * H] = value
+            elif name.startswith("bias_hh"):
+                p[H : 2 * H] = 0.0
+
+
 def _check_dropout(dropout, num_layers):
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number):
         raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")

@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lstmlib.nn._recurrent import RecurrentCell, RecurrentLayer
+from lstmlib.nn._recurrent import RecurrentCell, RecurrentLayer, set_second_gate_bias
 from lstmlib.nn.bptt import GRUScan
 
 GRU_GATES = ("r", "z", "n")
@@ -143,15 +143,8 @@ class GRU(RecurrentLayer):
     def reset_parameters(self):
         """torch.nn's init (uniform in ``±1/sqrt(H)``), then the update-gate bias."""
         super().reset_parameters()
-        if self.update_bias is None:
-            return
-        H = self.hidden_size
-        with torch.no_grad():
-            for name, p in self.named_parameters():
-                if name.startswith("bias_ih"):
-                    p[H : 2 * H] = self.update_bias
-                elif name.startswith("bias_hh"):
-                    p[H : 2 * H] = 0.0
+        if self.update_bias is not None:
+            set_second_gate_bias(self, self.update_bias)
 
     def extra_repr(self):
         s = super().extra_repr()

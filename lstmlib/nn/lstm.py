@@ -36,7 +36,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lstmlib.nn._recurrent import RecurrentCell, RecurrentLayer, record_gates
+from lstmlib.nn._recurrent import (
+    RecurrentCell,
+    RecurrentLayer,
+    record_gates,
+    set_second_gate_bias,
+)
 from lstmlib.nn.bptt import LSTMScan
 
 GATES = ("i", "f", "g", "o")
@@ -80,12 +85,7 @@ def _init_lstm_parameters(module, forget_bias):
     for p in module.parameters():
         nn.init.uniform_(p, -bound, bound)
     if forget_bias is not None:
-        with torch.no_grad():
-            for name, p in module.named_parameters():
-                if name.startswith("bias_ih"):
-                    p[H : 2 * H] = forget_bias
-                elif name.startswith("bias_hh"):
-                    p[H : 2 * H] = 0.0
+        set_second_gate_bias(module, forget_bias)
 
 
 def _check_forget_bias(forget_bias, bias):
