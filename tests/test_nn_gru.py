@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from layer_pairs import F64, assert_all_close, assert_close, grads, linear_loss, randn
+from layer_pairs import F64, assert_all_close, assert_close, grads, linear_loss, randn, zero_weights
 from layer_pairs import make_pair as make_layer_pair
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -391,10 +391,7 @@ def test_update_bias_sets_the_effective_update_gate_bias():
         # The reset gate and the candidate keep torch's init.
         assert 0 < b_ih[:H].abs().max() <= H**-0.5 and b_hh[2 * H :].abs().max() > 0
     # Zero weights: every recorded update gate is sigmoid(2), whatever the input.
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.startswith("weight"):
-                p.zero_()
+    zero_weights(model)
     with record_gates(model) as record:
         model(randn(L, N, I))
     z = record[0]["z"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from layer_pairs import F64, assert_all_close, assert_close, grads, linear_loss, randn
+from layer_pairs import F64, assert_all_close, assert_close, grads, linear_loss, randn, zero_weights
 from layer_pairs import make_pair as make_layer_pair
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -206,10 +206,7 @@ def test_forget_bias_sets_the_effective_forget_bias(cls):
     # The other gates keep torch's init.
     assert 0 < b_ih[:H].abs().max() <= H**-0.5 and b_hh[2 * H :].abs().max() > 0
     # Zero weights: every recorded forget gate is sigmoid(1.5), whatever the input.
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.startswith("weight"):
-                p.zero_()
+    zero_weights(model)
     with record_gates(model) as record:
         model(randn(L, N, I) if cls is LSTM else randn(N, I))
     f = record[0]["f"]
