@@ -18,7 +18,6 @@ machine, e.g.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -30,7 +29,12 @@ sys.path.insert(0, str(HERE / "ndrplz_ConvLSTM_pytorch"))
 sys.path.insert(0, str(HERE))
 
 from convlstm import ConvLSTM as NdrplzConvLSTM  # noqa: E402 (vendored, found above)
-from lstm_speed import assert_close32, forward_backward, measure  # noqa: E402
+from lstm_speed import (  # noqa: E402
+    assert_close32,
+    forward_backward,
+    measure,
+    timing_arguments,
+)
 
 from lstmlib.nn import ConvLSTM  # noqa: E402
 
@@ -104,16 +108,8 @@ def build(C_in, C_hid, k):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=11)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--quick", action="store_true", help="small cases, 3 repeats")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device, repeats = timing_arguments(__doc__.splitlines()[0], 11)
     cases = QUICK_CASES if args.quick else CASES
-    repeats = 3 if args.quick else args.repeats
     print(
         f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), float32, "
         f"medians of {repeats} alternating runs; ratios = lstmlib / ndrplz"

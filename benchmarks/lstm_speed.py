@@ -129,18 +129,27 @@ def measure(models, x, grad_out, repeats, device):
     return {key: statistics.median(v) for key, v in times.items()}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kinds", nargs="*", default=["LSTM", "GRU", "RNN"])
-    parser.add_argument("--repeats", type=int, default=15)
+def timing_arguments(description, repeats, **extra):
+    """The benchmarks' shared command line (``--repeats --threads --device --quick`` and
+    ``extra`` arguments as ``name: add_argument kwargs``), parsed, threads set:
+    ``(args, device, repeats)``, with 3 repeats under ``--quick``."""
+    parser = argparse.ArgumentParser(description=description)
+    for name, kwargs in extra.items():
+        parser.add_argument(f"--{name}", **kwargs)
+    parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="small cases, 3 repeats")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    return args, torch.device(args.device), 3 if args.quick else args.repeats
+
+
+def main():
+    args, device, repeats = timing_arguments(
+        __doc__.splitlines()[0], 15, kinds={"nargs": "*", "default": ["LSTM", "GRU", "RNN"]}
+    )
     configs = QUICK_CONFIGS if args.quick else CONFIGS
-    repeats = 3 if args.quick else args.repeats
     print(
         f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), "
         f"float32, medians of {repeats} alternating runs; ratios = lstmlib / torch.nn"
