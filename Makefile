@@ -28,7 +28,7 @@ book: $(VENV)/.installed
 
 ## test: install everything (Chromium, bubblewrap, PostgreSQL too) and run the whole test suite
 test: $(VENV)/.installed browser sandbox postgres
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=25
 
 ## lint: ruff over the library, the tests and the notebooks
 lint: $(VENV)/.installed

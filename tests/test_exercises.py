@@ -11,6 +11,7 @@ the scores serial nbgrader stored, cell by cell.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from html import escape as html_escape
 
@@ -51,7 +52,9 @@ EXERCISES = [
 
 @pytest.fixture(scope="module", params=EXERCISES, ids=lambda cases: cases.ASSIGNMENT)
 def graded(request, tmp_path_factory):
-    """Release, submit every case, autograde the batch once, generate feedback."""
+    """Release, submit every case, autograde the batch once, generate feedback; and, at the
+    same time, grade a copy of the batch with the parallel command (serial nbgrader leaves
+    the CPUs idle for much of its time, waiting on kernels)."""
     cases = request.param
     root = tmp_path_factory.mktemp(cases.ASSIGNMENT)
     released_dir = release(root, cases.ASSIGNMENT)
@@ -62,15 +65,31 @@ def graded(request, tmp_path_factory):
     for student, (nb, _) in submissions.items():
         submit(root, cases.ASSIGNMENT, student, nb, cases.NOTEBOOK)
     submit(root, cases.ASSIGNMENT, "corrupt_file", "{ this is not a notebook", cases.NOTEBOOK)
+    # Both courses grade with one secret, so that they draw the same hidden cases.
+    secret = secrets.token_hex(32)
+    (root / "grading-secret").write_text(secret + "\n")
+    parallel_root = tmp_path_factory.mktemp(f"{cases.ASSIGNMENT}-parallel")
+    release(parallel_root, cases.ASSIGNMENT)
+    shutil.copytree(root / "submitted", parallel_root / "submitted")
+    parallel = cli(
+        parallel_root, "autograde", cases.ASSIGNMENT, "--jobs", "2", secret=secret, popen=True
+    )
+    try:
+        autograde = nbgrader(root, "autograde", cases.ASSIGNMENT)
+        feedback = nbgrader(root, "generate_feedback", cases.ASSIGNMENT)
+        parallel_out, parallel_err = parallel.communicate(timeout=900)
+    finally:
+        parallel.kill()
     return {
         "cases": cases,
         "root": root,
         "released_dir": released_dir,
         "solution": solution,
         "submissions": submissions,
-        "autograde": nbgrader(root, "autograde", cases.ASSIGNMENT),
-        "feedback": nbgrader(root, "generate_feedback", cases.ASSIGNMENT),
+        "autograde": autograde,
+        "feedback": feedback,
         "scores": auto_scores(root, cases.ASSIGNMENT),
+        "parallel": (parallel_root, parallel.returncode, parallel_out + parallel_err),
     }
 
 
@@ -181,17 +200,15 @@ def test_feedback_tells_the_student_what_is_wrong(graded):
         assert html_escape(words) in html, (student, words)
 
 
-def test_parallel_grading_gives_serial_nbgraders_scores(graded, tmp_path):
+def test_parallel_grading_gives_serial_nbgraders_scores(graded):
     """The same submissions and secret in a fresh course, graded two at a time by
     ``python -m lstmlib.grading autograde``: every cell's score equals nbgrader's."""
     assignment = graded["cases"].ASSIGNMENT
-    release(tmp_path, assignment)
-    shutil.copytree(graded["root"] / "submitted", tmp_path / "submitted")
-    secret = (graded["root"] / "grading-secret").read_text().strip()
-    result = cli(tmp_path, "autograde", assignment, "--jobs", "2", secret=secret)
-    assert "corrupt_file" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    parallel_root, returncode, output = graded["parallel"]
+    assert returncode == 1, output[-3000:]  # the unreadable file, as nbgrader exits
+    assert "corrupt_file" in output, output[-3000:]
     serial = scores(sqlite_url(graded["root"]), assignment)
-    parallel = scores(sqlite_url(tmp_path), assignment)
+    parallel = scores(sqlite_url(parallel_root), assignment)
     assert parallel == serial, {
         s: (parallel.get(s), v) for s, v in serial.items() if parallel.get(s) != v
     }
