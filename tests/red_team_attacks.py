@@ -216,7 +216,7 @@ def handmade_outputs(name, p):
             "conv_h has a bias (1) or not (0)": 0.0,
         }
     if name == "test_convlstm_shapes":
-        shape = [p["B"], p["C_hid"], p["H"], p["W"]]
+        shape = [p["B"], p["C_hid"], p["Y"], p["X"]]
         labels = ("without a state", "from a state")
         return {f"{n}.shape {label}": shape for label in labels for n in "hc"}
     return None
@@ -245,8 +245,8 @@ class ConvLSTMCell(nn.Module):
 
     def forward(self, x, state=None):
         if state is None:
-            B, _, H, W = x.shape
-            zeros = x.new_zeros(B, self.hidden_channels, H, W)
+            B, _, Y, X = x.shape
+            zeros = x.new_zeros(B, self.hidden_channels, Y, X)
             state = (zeros, zeros)
         h_prev, c_prev = state
         return forward_somehow(self, x, h_prev, c_prev)

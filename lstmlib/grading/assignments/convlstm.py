@@ -57,12 +57,12 @@ def expected_layers(C_in, C_hid, k):
     }
 
 
-def shapes_inputs(rng, B, C_in, C_hid, k, H, W):
+def shapes_inputs(rng, B, C_in, C_hid, k, Y, X):
     return (
         (C_in, C_hid, k),
-        rng.normal(size=(B, C_in, H, W)),
-        rng.normal(size=(B, C_hid, H, W)),
-        rng.normal(size=(B, C_hid, H, W)),
+        rng.normal(size=(B, C_in, Y, X)),
+        rng.normal(size=(B, C_hid, Y, X)),
+        rng.normal(size=(B, C_hid, Y, X)),
     )
 
 
@@ -99,16 +99,16 @@ def expected_shapes(sizes, x, h0, c0):
     }
 
 
-def weights_inputs(rng, B, C_in, C_hid, k, H, W):
+def weights_inputs(rng, B, C_in, C_hid, k, Y, X):
     scale = 1 / np.sqrt(C_in * k * k + C_hid * k * k)
     return (
         (C_in, C_hid, k),
         scale * rng.normal(size=(4 * C_hid, C_in, k, k)),
         scale * rng.normal(size=(4 * C_hid, C_hid, k, k)),
         rng.normal(size=4 * C_hid),
-        rng.normal(size=(B, C_in, H, W)),
-        rng.normal(size=(B, C_hid, H, W)),
-        rng.normal(size=(B, C_hid, H, W)),
+        rng.normal(size=(B, C_in, Y, X)),
+        rng.normal(size=(B, C_hid, Y, X)),
+        rng.normal(size=(B, C_hid, Y, X)),
     )
 
 
@@ -121,7 +121,7 @@ def run_cell(cell_class, sizes, weight_ih, weight_hh, bias, x, h0, c0):
 
 
 def pixels(t):
-    """(B, C, H, W) -> (B*H*W, C): every pixel a sequence of its own."""
+    """(B, C, Y, X) -> (B*Y*X, C): every pixel a sequence of its own."""
     return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
 
 
@@ -159,23 +159,23 @@ TESTS = [
         inputs=shapes_inputs,
         run=run_shapes,
         expected=expected_shapes,
-        visible=({"seed": 0, "B": 2, "C_in": 1, "C_hid": 3, "k": 3, "H": 6, "W": 6},),
+        visible=({"seed": 0, "B": 2, "C_in": 1, "C_hid": 3, "k": 3, "Y": 6, "X": 6},),
         hidden=(
-            {"B": 1, "C_in": 2, "C_hid": 2, "k": 5, "H": 7, "W": 4},
-            {"B": 3, "C_in": 1, "C_hid": 4, "k": 3, "H": 1, "W": 9},
+            {"B": 1, "C_in": 2, "C_hid": 2, "k": 5, "Y": 7, "X": 4},
+            {"B": 3, "C_in": 1, "C_hid": 4, "k": 3, "Y": 1, "X": 9},
         ),
         reveal_hidden=True,
     ),
     Test(
         "test_convlstm_one_by_one",
         answer="ConvLSTMCell",
-        inputs=lambda rng, B, C_in, C_hid, H, W: weights_inputs(rng, B, C_in, C_hid, 1, H, W),
+        inputs=lambda rng, B, C_in, C_hid, Y, X: weights_inputs(rng, B, C_in, C_hid, 1, Y, X),
         run=run_one_by_one,
         expected=judge_only("convlstm_oracles", "expected_one_by_one"),
-        visible=({"seed": 0, "B": 2, "C_in": 2, "C_hid": 3, "H": 4, "W": 5},),
+        visible=({"seed": 0, "B": 2, "C_in": 2, "C_hid": 3, "Y": 4, "X": 5},),
         hidden=(
-            {"B": 1, "C_in": 1, "C_hid": 1, "H": 1, "W": 1},
-            {"B": 3, "C_in": 4, "C_hid": 2, "H": 6, "W": 2},
+            {"B": 1, "C_in": 1, "C_hid": 1, "Y": 1, "X": 1},
+            {"B": 3, "C_in": 4, "C_hid": 2, "Y": 6, "X": 2},
         ),
         hints=dict.fromkeys(("c at every pixel", "h at every pixel"), GATES_HINT),
     ),
@@ -185,10 +185,10 @@ TESTS = [
         inputs=weights_inputs,
         run=run_cell,
         expected=judge_only("convlstm_oracles", "expected_kernel"),
-        visible=({"seed": 1, "B": 2, "C_in": 1, "C_hid": 2, "k": 3, "H": 5, "W": 5},),
+        visible=({"seed": 1, "B": 2, "C_in": 1, "C_hid": 2, "k": 3, "Y": 5, "X": 5},),
         hidden=(
-            {"B": 1, "C_in": 2, "C_hid": 3, "k": 5, "H": 6, "W": 4},
-            {"B": 2, "C_in": 3, "C_hid": 1, "k": 3, "H": 2, "W": 7},
+            {"B": 1, "C_in": 2, "C_hid": 3, "k": 5, "Y": 6, "X": 4},
+            {"B": 2, "C_in": 3, "C_hid": 1, "k": 3, "Y": 2, "X": 7},
         ),
         hints=dict.fromkeys(("c", "h"), PADDING_HINT),
     ),
