@@ -31,7 +31,7 @@ _END = _WIDTH + 1.45  # where c_t and h_t leave the picture
 _BACKGROUND = "#f4f4f4"
 _FAINT = 0.22  # opacity of the parts that are not highlighted
 _LAYER_W, _LAYER_H, _NODE_R = 1.0, 0.7, 0.3
-#: The smallest text in the diagrams, the layers' names: the book's minimum of 9 pt.
+# The smallest text in the diagrams (the layers' names), the book's minimum of 9 pt.
 LABEL_FONTSIZE = 9
 
 # Where the optional numbers are written, and how they are aligned.
