@@ -31,6 +31,8 @@ _END = _WIDTH + 1.45  # where c_t and h_t leave the picture
 _BACKGROUND = "#f4f4f4"
 _FAINT = 0.22  # opacity of the parts that are not highlighted
 _LAYER_W, _LAYER_H, _NODE_R = 1.0, 0.7, 0.3
+# The smallest text in the diagrams (the layers' names), the book's minimum of 9 pt.
+LABEL_FONTSIZE = 9
 
 # Where the optional numbers are written, and how they are aligned.
 _VALUE_SPOTS = {
@@ -42,7 +44,7 @@ _VALUE_SPOTS = {
     "i": ((_X["i"] + 0.18, 3.1), "left"),
     "g": ((_X["g"] + 0.18, 3.05), "left"),
     "ig": ((_X["g"] + 0.18, 4.4), "left"),
-    "o": ((_X["o"] + 0.55, 1.68), "left"),
+    "o": ((_X["o"] + 0.65, 1.68), "left"),
     "tanh_c": ((_X["out"] + 0.55, 3.85), "left"),
     "c": ((_END + 0.05, 5.45), "right"),
     "h": ((_END + 0.05, 1.35), "right"),
@@ -175,7 +177,7 @@ def draw_lstm_cell(
                 GATE_NAMES[name],
                 ha="center",
                 va="top",
-                fontsize=8.5,
+                fontsize=LABEL_FONTSIZE,
                 style="italic",
                 color=color("k", name),
                 zorder=4,
@@ -400,7 +402,7 @@ def draw_gru_cell(
                 GRU_GATE_NAMES[name],
                 ha="center",
                 va="top",
-                fontsize=8.5,
+                fontsize=LABEL_FONTSIZE,
                 style="italic",
                 color=color("k", name),
                 zorder=4,

@@ -28,6 +28,7 @@ def train_with_curve(
     eval_every: int = 25,
     loss_fn=F.mse_loss,
     desc: str | None = None,
+    stop_when: Callable[[float], bool] | None = None,
 ):
     """Train ``model`` with Adam for ``steps`` steps, one fresh batch per step.
 
@@ -41,9 +42,13 @@ def train_with_curve(
         eval_every: ``evaluate`` runs before training and after every ``eval_every`` steps.
         loss_fn: the training loss; mean squared error by default.
         desc: label of the progress bar (shown in Jupyter only).
+        stop_when: if given, training stops after the first evaluation (of those after
+            training steps) for which ``stop_when(error)`` is true, e.g. once a task is
+            solved: the remaining steps would only polish the result.
 
     Returns:
         curve: ``(steps // eval_every + 1,)`` the test error at steps 0, eval_every, ...
+            (fewer points if ``stop_when`` stopped training early).
         clock: same shape, the seconds of training (evaluations excluded) until each point.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -61,6 +66,8 @@ def train_with_curve(
         if step % eval_every == 0:
             curve.append(evaluate(model))
             clock.append(elapsed)
+            if stop_when is not None and stop_when(curve[-1]):
+                break
     return np.array(curve), np.array(clock)
 
 

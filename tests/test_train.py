@@ -67,6 +67,46 @@ def test_clipping_bounds_each_update():
     assert tiny[-1] > 10 * none[-1]
 
 
+def test_stop_when_ends_training_at_the_first_evaluation_that_meets_it():
+    # The oracle is the same run without stop_when: stopping must cut its curve right
+    # after the first point (after step 0) below the threshold, and leave the model as a
+    # run of exactly that many steps leaves it.
+    next_batch, evaluate = linear_problem()
+    full, _ = train_with_curve(Linear(), next_batch, evaluate, steps=300, lr=0.05, eval_every=20)
+    threshold = 0.01 * full[0]
+    first = 1 + int(np.flatnonzero(full[1:] < threshold)[0])
+    assert 1 < first < len(full) - 1  # the test needs a stop strictly inside the run
+    next_batch, evaluate = linear_problem()
+    model = Linear()
+    stopped, clock = train_with_curve(
+        model,
+        next_batch,
+        evaluate,
+        steps=300,
+        lr=0.05,
+        eval_every=20,
+        stop_when=lambda error: error < threshold,
+    )
+    np.testing.assert_array_equal(stopped, full[: first + 1])
+    assert clock.shape == stopped.shape
+    next_batch, evaluate = linear_problem()
+    reference = Linear()
+    train_with_curve(reference, next_batch, evaluate, steps=20 * first, lr=0.05, eval_every=20)
+    torch.testing.assert_close(model.state_dict(), reference.state_dict(), rtol=0, atol=0)
+    # A criterion never met changes nothing.
+    next_batch, evaluate = linear_problem()
+    never, _ = train_with_curve(
+        Linear(),
+        next_batch,
+        evaluate,
+        steps=300,
+        lr=0.05,
+        eval_every=20,
+        stop_when=lambda error: False,
+    )
+    np.testing.assert_array_equal(never, full)
+
+
 def test_running_mean_is_centred_on_its_window():
     # Steps 1..5 with values 1, 2, 4, 8, 16: by hand, the windows of 3 are
     # steps 1-3 (mean 7/3, centre 2), 2-4 (14/3, centre 3) and 3-5 (28/3, centre 4).
