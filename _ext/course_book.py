@@ -88,12 +88,6 @@ def executed_notebook(app: Sphinx, docname: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def with_install_cell(app: Sphinx, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """``notebook`` with the install cell (``colab_notebooks.INSTALL_CELL``) first."""
-    repository = app.config.html_theme_options.get("repository_url", "").rstrip("/")
-    return colab_notebooks.with_install_cell(notebook, repository)
-
-
 def _offers_notebook(app: Sphinx, pagename: str, context: dict) -> bool:
     # myst-nb records a kernelspec only for notebooks; an .ipynb source is offered as is.
     return "kernelspec" in app.env.metadata.get(pagename, {}) and (
@@ -116,7 +110,10 @@ def write_notebook(app: Sphinx, pagename: str, templatename, context: dict, doct
         return
     target = Path(app.outdir, "_sources", f"{pagename}.ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(with_install_cell(app, executed_notebook(app, pagename)), target)
+    # The same install cell as the Colab notebooks, naming the repository of _config.yml.
+    notebook = executed_notebook(app, pagename)
+    repository, _ = colab_notebooks.repository()
+    nbformat.write(colab_notebooks.with_install_cell(notebook, repository), target)
 
 
 def add_colab_button(app: Sphinx, pagename: str, templatename, context: dict, doctree) -> None:
