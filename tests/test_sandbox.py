@@ -6,6 +6,7 @@ These tests fail (never skip) where bubblewrap is missing: grading needs it, and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -149,6 +150,58 @@ def test_an_exercise_may_go_without_an_installed_package(tmp_path):
     assert seen["functorch"] != "imported"
     assert seen["files"] == ["__init__.py"]  # torch's own files cannot be read either
     assert sandbox.installed_paths(["no_such_package_here"]) == []
+
+
+def test_kernels_go_without_a_debugger(tmp_path):
+    seen = run_sandboxed(
+        tmp_path,
+        """
+        import json
+        try:
+            import debugpy
+            outcome = "imported"
+        except ImportError as error:
+            outcome = str(error)
+        from ipykernel.debugger import _is_debugpy_available
+        print(json.dumps({"debugpy": outcome, "debugger": _is_debugpy_available}))
+        """,
+    )
+    assert seen == {
+        "debugpy": "The grading sandbox runs kernels without a debugger.",
+        "debugger": False,
+    }
+
+
+def test_a_started_kernel_misses_no_output_of_its_first_cell(tmp_path):
+    # The client is ready once IOPub carries a message, not 0.2 s of silence later.
+    async def first_output(channel):
+        km = sandbox.SandboxedKernelManager(kernel_name="python3")
+        km.prepare(
+            channel=str(channel),
+            submission=str(submission),
+            environment=sandbox.kernel_env({}),
+            limits=sandbox.Limits(),
+        )
+        await km.start_kernel()
+        client = km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            outputs = []
+            await client.execute_interactive(
+                "print('first')", timeout=60, output_hook=outputs.append
+            )
+            return [m["content"].get("text") for m in outputs if m["msg_type"] == "stream"]
+        finally:
+            client.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for attempt in range(3):
+        channel = tmp_path / f"channel-{attempt}"
+        channel.mkdir()
+        assert asyncio.run(first_output(channel)) == ["first\n"]
 
 
 def test_memory_and_processes_are_limited(tmp_path):
