@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 
 import cases_02_lstm_forward as cases
@@ -45,6 +46,13 @@ def test_scores_equal_serial_nbgrader(serial, parallel):
     root, result = parallel
     assert scores(sqlite_url(root), A) == serial
     assert sqlite_is_intact(root)
+
+
+def test_the_gradebook_is_one_file_again_after_grading(parallel):
+    root, _ = parallel  # graded in WAL mode (see test_gradebook_access.py)
+    assert not (root / "gradebook.db-wal").exists()
+    with sqlite3.connect(root / "gradebook.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
 
 
 def test_an_unreadable_submission_does_not_stop_the_batch(serial, parallel):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import re
@@ -56,6 +57,41 @@ def with_busy_timeout(db_url: str) -> str:
     return url.update_query_dict({"timeout": str(SQLITE_BUSY_TIMEOUT_S)}).render_as_string(
         hide_password=False
     )
+
+
+@contextlib.contextmanager
+def sqlite_wal(db_url: str):
+    """While grading, an SQLite gradebook in write-ahead-log mode; other URLs as they are.
+
+    In SQLite's default (rollback-journal) mode a writer's commit waits until nobody
+    reads, and readers wait while it commits; the waiting is spent asleep in SQLite's
+    busy handler. Measured on 2 cores, 2 workers then kept 1.1 cores busy, and 1.5 in
+    WAL mode, where readers and the writer go on at once. Afterwards the gradebook
+    returns to a single file, so that copying ``gradebook.db`` copies all of it.
+    When another program holds the gradebook open, the mode stays as it is.
+    """
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+
+    def journal_mode(mode: str) -> None:
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(sqlite3.connect(path, timeout=5)) as db,
+        ):
+            db.execute(f"PRAGMA journal_mode={mode}")
+
+    journal_mode("WAL")
+    try:
+        yield
+    finally:
+        journal_mode("DELETE")
 
 
 # --- the course ---------------------------------------------------------------------
@@ -337,7 +373,8 @@ def autograde(
             markers.record_failed(outcome.student, digests[outcome.student], outcome.reason)
 
     log_path = info.root / "logs" / f"autograde-{assignment}.log"
-    outcomes = run_batch(AUTOGRADE, workers, todo, record, log_path)
+    with sqlite_wal(info.db_url):
+        outcomes = run_batch(AUTOGRADE, workers, todo, record, log_path)
     return Summary(
         AUTOGRADE,
         assignment,
@@ -363,7 +400,8 @@ def feedback(
     graded = find_students(info, info.coursedir.autograded_directory, assignment, pattern)
     todo = {s: (FEEDBACK, course, assignment, s, force) for s in graded}
     log_path = info.root / "logs" / f"feedback-{assignment}.log"
-    outcomes = run_batch(FEEDBACK, workers, todo, lambda outcome: None, log_path)
+    with sqlite_wal(info.db_url):
+        outcomes = run_batch(FEEDBACK, workers, todo, lambda outcome: None, log_path)
     return Summary(
         FEEDBACK, assignment, len(graded), 0, outcomes, time.monotonic() - start, workers.jobs
     )

@@ -70,10 +70,38 @@ _apps: dict = {}  # (kind, course) -> the nbgrader application, once per process
 _one_at_a_time = threading.Lock()  # nbgrader changes directory: one task per process
 
 
+def _share_database_engines() -> None:
+    """One SQLAlchemy engine per gradebook URL for the life of this process.
+
+    nbgrader creates an engine whenever it opens the gradebook (about nine times per
+    submission graded), and every new engine starts with an empty cache of compiled
+    queries: about 10 ms of CPU per opening, a tenth of a worker's own time. A worker
+    grades submission after submission, so it keeps its engines. nbgrader still closes
+    its sessions and disposes of the engine's connections after each use, as before.
+    """
+    import nbgrader.api
+
+    if getattr(nbgrader.api.create_engine, "shared", False):
+        return
+    create = nbgrader.api.create_engine
+    engines = {}
+
+    def create_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        if key not in engines:
+            engines[key] = create(url, **options)
+        return engines[key]
+
+    create_engine.shared = True
+    nbgrader.api.create_engine = create_engine
+
+
 def _application(kind: str, course: Course):
     key = (kind, course)
     if key not in _apps:
         from nbgrader.apps import AutogradeApp, GenerateFeedbackApp
+
+        _share_database_engines()
 
         os.chdir(course.config_dir)  # nbgrader reads nbgrader_config.py from here
         app = (AutogradeApp if kind == AUTOGRADE else GenerateFeedbackApp)()
