@@ -7,11 +7,12 @@ submission whose grades are in the gradebook, and sums up. Workers are either
 local processes (``LocalWorkers``) or a Dask distributed cluster (``DaskWorkers``);
 both run the same task.
 
-Why it is faster than ``nbgrader autograde``: nbgrader pays its start-up (imports and
-configuration, about 1.7 s) once per worker instead of once per command, and while
-one submission's kernel starts (most of a submission's time: a new process that
-imports numpy or torch), other workers' kernels compute. Kernels are never shared:
-nbgrader starts one for every notebook.
+Why it is faster than ``nbgrader autograde``: several submissions are graded at once
+(while one worker waits on its kernel, the others compute), and a worker does less per
+submission than nbgrader alone: it keeps its gradebook engine from one submission to
+the next (``worker._share_database_engines``), and an SQLite gradebook is in WAL mode
+while the batch runs (``sqlite_wal``), so that workers do not wait for each other's
+reads. Kernels are never shared: nbgrader starts one for every notebook.
 """
 
 from __future__ import annotations
