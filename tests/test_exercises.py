@@ -53,8 +53,8 @@ EXERCISES = [
 @pytest.fixture(scope="module", params=EXERCISES, ids=lambda cases: cases.ASSIGNMENT)
 def graded(request, tmp_path_factory):
     """Release, submit every case, autograde the batch once, generate feedback; and, at the
-    same time, grade a copy of the batch with the parallel command (serial nbgrader leaves
-    the CPUs idle for much of its time, waiting on kernels)."""
+    same time, grade a copy of the batch with the parallel command (serial nbgrader keeps
+    one core busy at most, so the two runs share the machine's cores)."""
     cases = request.param
     root = tmp_path_factory.mktemp(cases.ASSIGNMENT)
     released_dir = release(root, cases.ASSIGNMENT)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
+
+from parallel_harness import env
 
 from lstmlib.grading.parallel import sqlite_wal
 
@@ -73,11 +74,7 @@ with Gradebook({url!r}) as gradebook:
         capture_output=True,
         text=True,
         timeout=120,
-        # nbgrader runs alembic (installed beside this python) to create the gradebook.
-        env={
-            **os.environ,
-            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
-        },
+        env=env(),  # with alembic on PATH: nbgrader runs it to create the gradebook
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) == {

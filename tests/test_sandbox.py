@@ -184,6 +184,7 @@ def test_a_started_kernel_misses_no_output_of_its_first_cell(tmp_path):
         )
         await km.start_kernel()
         client = km.client()
+        assert isinstance(client, sandbox.SandboxedKernelClient)  # the one under test
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=60)

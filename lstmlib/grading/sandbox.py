@@ -9,7 +9,7 @@ Each submission's kernel runs in its own sandbox (``bwrap``, Debian package
 - read-only: the Python runtime (``sys.prefix``, the base interpreter, the
   installed packages) and the ``lstmlib`` package; nothing else of the machine.
   The gradebook, ``solutions/``, ``tests/``, the grading secret and other
-  students' files are simply not there;
+  students' files are simply not there; nor is ipykernel's debugger (``debugpy``);
 - writable: only size-limited tmpfs, in memory: a private home holding a copy of
   the submission's folder (the kernel's working directory), ``/tmp``, and
   ``/ipc`` for the kernel's sockets; nothing on the grader's disk;
@@ -39,7 +39,7 @@ from queue import Empty
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import DottedObjectName, Type
+from traitlets import Type
 
 import lstmlib
 
@@ -365,7 +365,6 @@ class SandboxedKernelManager(AsyncKernelManager):
     to copy in), ``kernel_environment`` and ``limits`` before starting it.
     """
 
-    client_class = DottedObjectName("lstmlib.grading.sandbox.SandboxedKernelClient")
     client_factory = Type(SandboxedKernelClient, klass=AsyncKernelClient)
     channel: str = ""
     submission: str = ""
