@@ -264,3 +264,25 @@ def test_the_runtime_is_bound_wherever_it_lives():
     bound = sandbox.runtime_paths()
     for needed in (sys.prefix, str(Path(sandbox.lstmlib.__file__).resolve().parent)):
         assert any(needed == p or needed.startswith(p.rstrip("/") + "/") for p in bound), needed
+
+
+def test_a_long_tmpdir_still_leaves_room_for_the_oracles_socket(tmp_path, monkeypatch):
+    # A Unix socket's path holds 107 bytes; under a deep TMPDIR (a CI runner's, or
+    # pytest-xdist's) binding the oracle's socket failed, and with it every submission.
+    import shutil
+    import tempfile
+
+    from lstmlib.grading.execute import ORACLE_SOCKET, channels_folder
+    from lstmlib.grading.oracle import OracleServer
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    folder = channels_folder()
+    try:
+        os.mkdir(os.path.join(folder, "oracle"))
+        server = OracleServer(os.path.join(folder, ORACLE_SOCKET))  # binds, or raises
+        server.close()
+        assert not folder.startswith(str(deep))
+    finally:
+        shutil.rmtree(folder)

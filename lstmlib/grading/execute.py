@@ -74,6 +74,22 @@ class OutOfBudget(Exception):
     """The notebook used up its time or its kernel restarts."""
 
 
+# A Unix socket's path holds at most 107 bytes (sun_path). Under a long TMPDIR (a CI
+# runner's, pytest's) the oracle's socket would not fit and every submission would fail.
+UNIX_PATH_MAX = 107
+ORACLE_SOCKET = os.path.join("oracle", "oracle.sock")
+
+
+def channels_folder() -> str:
+    """A new private folder for a notebook's sockets: in TMPDIR, or in /tmp when TMPDIR's
+    path is too long for the oracle's socket."""
+    folder = tempfile.mkdtemp(prefix="lstm-course-kernels-")
+    if len(os.fsencode(os.path.join(folder, ORACLE_SOCKET))) <= UNIX_PATH_MAX:
+        return folder
+    os.rmdir(folder)
+    return tempfile.mkdtemp(prefix="lstm-course-kernels-", dir="/tmp")
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute in a sandbox, bounded, and surviving dead or hung kernels."""
 
@@ -128,12 +144,13 @@ class SandboxedExecute(Execute):
         self._replaying = False
         self._tests = graded_tests(notebook)
         self._given = frozenset(given_of(notebook))
-        channels = tempfile.mkdtemp(prefix="lstm-course-kernels-")
+        channels = channels_folder()
         try:
             os.chmod(channels, 0o755)
             self._channels = channels
-            os.mkdir(oracle_dir := os.path.join(channels, "oracle"), 0o755)
-            self._oracle = OracleServer(os.path.join(oracle_dir, "oracle.sock"))
+            socket_path = os.path.join(channels, ORACLE_SOCKET)
+            os.mkdir(os.path.dirname(socket_path), 0o755)
+            self._oracle = OracleServer(socket_path)
             try:
                 return super().preprocess(nb, resources, km)
             finally:
