@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from cases_04_gru import POINTS as POINTS_04
 from nbgrader_harness import auto_scores, nbgrader, release, solved, submit
 
 from lstmlib.grading import sandbox
+from lstmlib.grading.execute import ORACLE_SOCKET, channels_folder
+from lstmlib.grading.oracle import OracleServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -269,19 +273,14 @@ def test_the_runtime_is_bound_wherever_it_lives():
 def test_a_long_tmpdir_still_leaves_room_for_the_oracles_socket(tmp_path, monkeypatch):
     # A Unix socket's path holds 107 bytes; under a deep TMPDIR (a CI runner's, or
     # pytest-xdist's) binding the oracle's socket failed, and with it every submission.
-    import shutil
-    import tempfile
-
-    from lstmlib.grading.execute import ORACLE_SOCKET, channels_folder
-    from lstmlib.grading.oracle import OracleServer
-
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     monkeypatch.setattr(tempfile, "tempdir", str(deep))
     folder = channels_folder()
     try:
-        os.mkdir(os.path.join(folder, "oracle"))
-        server = OracleServer(os.path.join(folder, ORACLE_SOCKET))  # binds, or raises
+        socket_path = os.path.join(folder, ORACLE_SOCKET)
+        os.mkdir(os.path.dirname(socket_path))
+        server = OracleServer(socket_path)  # binds, or raises
         server.close()
         assert not folder.startswith(str(deep))
     finally:

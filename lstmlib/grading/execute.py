@@ -81,8 +81,9 @@ ORACLE_SOCKET = os.path.join("oracle", "oracle.sock")
 
 
 def channels_folder() -> str:
-    """A new private folder for a notebook's sockets: in TMPDIR, or in /tmp when TMPDIR's
-    path is too long for the oracle's socket."""
+    """A new private folder for one notebook's grading: the oracle's socket, and a folder
+    per kernel (its connection file and submission). In TMPDIR, or in /tmp when TMPDIR's
+    path is too long for the socket. (The kernels' own sockets are inside the sandbox.)"""
     folder = tempfile.mkdtemp(prefix="lstm-course-kernels-")
     if len(os.fsencode(os.path.join(folder, ORACLE_SOCKET))) <= UNIX_PATH_MAX:
         return folder
