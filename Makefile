@@ -27,8 +27,10 @@ book: $(VENV)/.installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 ## test: install everything (Chromium, bubblewrap, PostgreSQL too) and run the whole test suite
+# One pytest worker per core (pytest-xdist), each taking whole test files: a file's
+# module-scoped fixtures (a graded batch, the built book) are then made once.
 test: $(VENV)/.installed browser sandbox postgres
-	$(BIN)/python -m pytest -ra --durations=25
+	$(BIN)/python -m pytest -ra --durations=25 -n logical --dist loadfile --no-loadscope-reorder
 
 ## lint: ruff over the library, the tests and the notebooks
 lint: $(VENV)/.installed
