@@ -18,6 +18,7 @@ run it on a quiet machine, e.g.
     PYTHONPATH=. .venv/bin/python benchmarks/lstm_speed.py            # all, CPU
     PYTHONPATH=. .venv/bin/python benchmarks/lstm_speed.py --quick    # a smoke run
     PYTHONPATH=. .venv/bin/python benchmarks/lstm_speed.py --device cuda
+    PYTHONPATH=. .venv/bin/python benchmarks/lstm_speed.py --per-step   # where time goes
 
 The goals (issue 12) are printed in the last column: for the LSTM, at ``B >= 32`` and
 ``H >= 256`` forward+backward within 1.2x and forward within 1.5x of ``torch.nn``, at
@@ -129,13 +130,34 @@ def measure(models, x, grad_out, repeats, device):
     return {key: statistics.median(v) for key, v in times.items()}
 
 
+def per_step_costs(models, B, T, I, repeats, device):
+    """Forward costs split as ``fixed + steps * per_step``, from medians at T and 4T
+    steps: ``{name: (fixed_us, per_step_us)}``. The ratio at one T mixes the two; the
+    per-step cost is what a longer sequence multiplies."""
+    g = torch.Generator().manual_seed(2)
+    xs = {n: torch.randn(n, B, I, generator=g).to(device) for n in (T, 4 * T)}
+    times = {(name, n): [] for name in models for n in xs}
+    for r in range(repeats + 1):  # the first round warms up and is dropped
+        for name, model in models.items():
+            for n, x in xs.items():
+                t = timed(lambda model=model, x=x: forward(model, x), device)
+                if r:
+                    times[name, n].append(t)
+    costs = {}
+    for name in models:
+        short, long = (1e6 * statistics.median(times[name, n]) for n in (T, 4 * T))
+        per_step = (long - short) / (3 * T)
+        costs[name] = (short - T * per_step, per_step)
+    return costs
+
+
 def timing_arguments(description, repeats, **extra):
     """The benchmarks' shared command line (``--repeats --threads --device --quick`` and
     ``extra`` arguments as ``name: add_argument kwargs``), parsed, threads set:
     ``(args, device, repeats)``, with 3 repeats under ``--quick``."""
     parser = argparse.ArgumentParser(description=description)
     for name, kwargs in extra.items():
-        parser.add_argument(f"--{name}", **kwargs)
+        parser.add_argument(f"--{name.replace('_', '-')}", **kwargs)
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
@@ -147,9 +169,18 @@ def timing_arguments(description, repeats, **extra):
 
 def main():
     args, device, repeats = timing_arguments(
-        __doc__.splitlines()[0], 15, kinds={"nargs": "*", "default": ["LSTM", "GRU", "RNN"]}
+        __doc__.splitlines()[0],
+        15,
+        kinds={"nargs": "*", "default": ["LSTM", "GRU", "RNN"]},
+        per_step={
+            "action": "store_true",
+            "help": "forward only, split into a fixed cost and a cost per time step",
+        },
     )
     configs = QUICK_CONFIGS if args.quick else CONFIGS
+    if args.per_step:
+        print_per_step_costs(args.kinds, configs, repeats, device)
+        return
     print(
         f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), "
         f"float32, medians of {repeats} alternating runs; ratios = lstmlib / torch.nn"
@@ -189,6 +220,33 @@ def main():
             print(
                 f"{kind:5} {B:4} {T:4} {I:4} {H:4} | {ratios('forward')} | "
                 f"{ratios('fwd+bwd')} | {verdict:>13}",
+                flush=True,
+            )
+
+
+def print_per_step_costs(kinds, configs, repeats, device):
+    print(
+        f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), "
+        f"float32, forward, medians of {repeats} runs at T and 4T steps; microseconds"
+    )
+    header = (
+        f"{'layer':5} {'B':>4} {'I':>4} {'H':>4} | {'fixed: torch':>12} {'bptt':>7} | "
+        f"{'per step: torch':>15} {'bptt':>7} {'ratio':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind in kinds:
+        for B, T, I, H in configs:
+            models = build(kind, I, H, device, torch.float32)
+            del models["autograd"]
+            costs = per_step_costs(models, B, T, I, repeats, device)
+            (f_t, s_t), (f_b, s_b) = costs["torch"], costs["bptt"]
+            # A negative fixed cost means a step of the longer run cost more (the
+            # working set left the caches): there the split means nothing.
+            f_t, f_b = (f"{f:.0f}" if f >= 0 else "-" for f in (f_t, f_b))
+            print(
+                f"{kind:5} {B:4} {I:4} {H:4} | {f_t:>12} {f_b:>7} | "
+                f"{s_t:15.1f} {s_b:7.1f} {s_b / s_t:5.2f}x",
                 flush=True,
             )
 
