@@ -13,7 +13,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstmlib.nn import GRU, LSTM, RNN, record_gates
-from lstmlib.nn.bptt import GRUScan, LSTMScan, RNNScan
+from lstmlib.nn.bptt import STEPS_TO_COPY, GRUScan, LSTMScan, RNNScan
 from lstmlib.scratch import gru_backward, gru_forward, lstm_backward, lstm_forward
 
 F64 = torch.float64
@@ -181,6 +181,17 @@ def test_bptt_equals_autograd_and_torch(device, kind, num_layers, bidirectional,
         results = [run(m, x, hx, LENGTHS, packed, 0) for m in models[:2]]
         results.append(run(models[2], x, hx, LENGTHS, True, 0))
     assert_all_close(results)
+
+
+@pytest.mark.parametrize("kind", list(OURS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_bptt_equals_autograd_and_torch_on_a_long_sequence(device, kind, bidirectional):
+    # From STEPS_TO_COPY steps on, the forward loops multiply by a contiguous copy of
+    # W_hh^T instead of its transposed view; the short sequences above keep the view.
+    assert L < STEPS_TO_COPY
+    models = make_three(kind, device, bidirectional=bidirectional)
+    x = randn(STEPS_TO_COPY + 3, N, I, device=device)
+    assert_all_close([run(m, x, None, None, False, 0) for m in models])
 
 
 @pytest.mark.parametrize("kind", list(OURS))

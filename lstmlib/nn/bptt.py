@@ -17,10 +17,13 @@ direction (``LSTMScan``, ``GRUScan``, ``RNNScan``):
   rows at once, the way cuDNN and oneDNN compute them.
 
 Weights are in ``torch.nn``'s layout, ``W_ih: (G * H, I)``, ``W_hh: (G * H, H)``,
-multiplying as ``x @ W.T`` (the scratch code's ``Wx`` is ``W_ih.T``). The forward loops
-multiply by a contiguous copy of ``W_hh.T``: a small matrix product whose right operand
-is a transposed view took 10-45 % longer on the measured CPU (``(N, H) @ (H, 4H)`` at
-N = 1 to 64, H = 64 to 512), and the loop does one per step.
+multiplying as ``x @ W.T`` (the scratch code's ``Wx`` is ``W_ih.T``). Over sequences of
+``STEPS_TO_COPY`` steps or more, the forward loops multiply by a contiguous copy of
+``W_hh.T`` (``_step_weight``): a small matrix product whose right operand is a transposed
+view took 10-45 % longer on the measured CPU (``(N, H) @ (H, 4H)`` at N = 1 to 64,
+H = 64 to 512), and the loop does one per step. The copy costs about what 20 to 25 steps
+save at batch 1 (H = 128 to 256), so short calls, such as the one-step calls of text
+generation, keep the view.
 
 Why it is faster than autograd through the step (``lstmlib.nn.LSTM(...).bptt = False``,
 the reference these functions are tested against): autograd keeps a graph node per
@@ -89,6 +92,16 @@ def _weight_gradients(ctx, da_x, da_h, x, h_prev, w_ih):
     return dx, dw_ih, dw_hh
 
 
+STEPS_TO_COPY = 32
+
+
+def _step_weight(w_hh, steps):
+    """``W_hh^T: (H, G * H)`` for the loop's ``h_{t-1} @ W_hh^T``, a contiguous copy if
+    the sequence has enough ``steps`` to repay it (see the module's docstring)."""
+    w = w_hh.t()
+    return w.contiguous() if steps >= STEPS_TO_COPY else w
+
+
 def _sigmoids_first(w):
     """The LSTM's gate blocks ``i, f, g, o`` along ``w``'s first axis, reordered as
     ``i, f, o, g``: the three sigmoid gates side by side, so one call computes them all.
@@ -120,7 +133,7 @@ class LSTMScan(torch.autograd.Function):
         a = _project(x, _sigmoids_first(w_ih), bias)  # (L, N, 4H); becomes the gates
         gates = a.view(L, N, 4, H)
         h, c, tanh_c = (x.new_empty(L, N, H) for _ in range(3))
-        w_hh_t = _sigmoids_first(w_hh).t().contiguous()
+        w_hh_t = _step_weight(_sigmoids_first(w_hh), L)
         h_prev, c_prev = h0, c0
         steps = zip(
             a.unbind(0),
@@ -218,7 +231,7 @@ class GRUScan(torch.autograd.Function):
         gates = ax.view(L, N, 3, H)
         ah = x.new_empty(L, N, 3 * H)  # h_{t-1} W_hh^T + b_hh, kept for ah_n
         h = x.new_empty(L, N, H)
-        w_hh_t = w_hh.t().contiguous()
+        w_hh_t = _step_weight(w_hh, L)
         h_prev = h0
         steps = zip(
             ah.unbind(0),
@@ -310,7 +323,7 @@ class RNNScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity):
         h = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)  # h in place, step by step
-        w_hh_t = w_hh.t().contiguous()
+        w_hh_t = _step_weight(w_hh, len(h))
         h_prev = h0
         activate = torch.Tensor.tanh_ if nonlinearity == "tanh" else torch.Tensor.relu_
         for h_t in h.unbind(0):
