@@ -33,6 +33,7 @@ from lstm_speed import (  # noqa: E402
     assert_close32,
     forward_backward,
     measure,
+    print_table_start,
     timing_arguments,
 )
 
@@ -110,17 +111,13 @@ def build(C_in, C_hid, k):
 def main():
     args, device, repeats = timing_arguments(__doc__.splitlines()[0], 11)
     cases = QUICK_CASES if args.quick else CASES
-    print(
-        f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), float32, "
-        f"medians of {repeats} alternating runs; ratios = lstmlib / ndrplz"
-    )
     header = (
         f"{'B':>3} {'T':>3} {'C_in':>4} {'C_hid':>5} {'size':>4} {'k':>2} | "
         f"{'fwd ndrplz':>10} {'hoisted':>8} {'per_step':>8} {'auto':>8} | "
         f"{'f+b ndrplz':>10} {'hoisted':>8} {'per_step':>8} {'auto':>8}"
     )
-    print(header)
-    print("-" * len(header))
+    what = f"medians of {repeats} alternating runs; ratios = lstmlib / ndrplz"
+    print_table_start(device, what, header)
     worst_auto = []
     for B, T, C_in, C_hid, size, k in cases:
         models = {name: m.to(device) for name, m in build(C_in, C_hid, k).items()}

@@ -151,6 +151,16 @@ def per_step_costs(models, B, T, I, repeats, device):
     return costs
 
 
+def print_table_start(device, what, header):
+    """The line every benchmark table starts with (torch, device, threads, dtype, then
+    ``what`` was measured), the table's ``header`` and a rule under it."""
+    print(
+        f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), float32, {what}"
+    )
+    print(header)
+    print("-" * len(header))
+
+
 def timing_arguments(description, repeats, **extra):
     """The benchmarks' shared command line (``--repeats --threads --device --quick`` and
     ``extra`` arguments as ``name: add_argument kwargs``), parsed, threads set:
@@ -181,17 +191,13 @@ def main():
     if args.per_step:
         print_per_step_costs(args.kinds, configs, repeats, device)
         return
-    print(
-        f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), "
-        f"float32, medians of {repeats} alternating runs; ratios = lstmlib / torch.nn"
-    )
     header = (
         f"{'layer':5} {'B':>4} {'T':>4} {'I':>4} {'H':>4} | "
         f"{'fwd torch':>9} {'bptt':>7} {'autogr':>7} | "
         f"{'f+b torch':>9} {'bptt':>7} {'autogr':>7} | {'goal fwd, f+b':>13}"
     )
-    print(header)
-    print("-" * len(header))
+    what = f"medians of {repeats} alternating runs; ratios = lstmlib / torch.nn"
+    print_table_start(device, what, header)
     for kind in args.kinds:
         for B, T, I, H in configs:
             models = build(kind, I, H, device, torch.float32)
@@ -225,16 +231,12 @@ def main():
 
 
 def print_per_step_costs(kinds, configs, repeats, device):
-    print(
-        f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), "
-        f"float32, forward, medians of {repeats} runs at T and 4T steps; microseconds"
-    )
     header = (
         f"{'layer':5} {'B':>4} {'I':>4} {'H':>4} | {'fixed: torch':>12} {'bptt':>7} | "
         f"{'per step: torch':>15} {'bptt':>7} {'ratio':>6}"
     )
-    print(header)
-    print("-" * len(header))
+    what = f"forward, medians of {repeats} runs at T and 4T steps; microseconds"
+    print_table_start(device, what, header)
     for kind in kinds:
         for B, T, I, H in configs:
             models = build(kind, I, H, device, torch.float32)
