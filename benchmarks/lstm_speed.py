@@ -34,6 +34,7 @@ import time
 import torch
 
 import lstmlib.nn
+from lstmlib.nn import loops
 
 # (B, T, I, H): batch 1, small hidden sizes, and the large case of the goals.
 CONFIGS = [
@@ -154,8 +155,10 @@ def per_step_costs(models, B, T, I, repeats, device):
 def print_table_start(device, what, header):
     """The line every benchmark table starts with (torch, device, threads, dtype, then
     ``what`` was measured), the table's ``header`` and a rule under it."""
+    compiled = loops.active() is not loops
     print(
-        f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), float32, {what}"
+        f"torch {torch.__version__}, {device}, {torch.get_num_threads()} thread(s), float32, "
+        f"lstmlib's loops {'compiled' if compiled else 'in Python'}, {what}"
     )
     print(header)
     print("-" * len(header))

@@ -186,8 +186,9 @@ def test_bptt_equals_autograd_and_torch(device, kind, num_layers, bidirectional,
 @pytest.mark.parametrize("kind", list(OURS))
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_bptt_equals_autograd_and_torch_on_a_long_sequence(device, kind, bidirectional):
-    # From STEPS_TO_COPY steps on, the forward loops multiply by a contiguous copy of
-    # W_hh^T instead of its transposed view; the short sequences above keep the view.
+    # From STEPS_TO_COPY steps on, the GRU's and the RNN's forward loops multiply by a
+    # contiguous copy of W_hh^T instead of its transposed view; the short sequences above
+    # keep the view. (The LSTM's W_hh^T is contiguous at every length.)
     assert L < STEPS_TO_COPY
     models = make_three(kind, device, bidirectional=bidirectional)
     x = randn(STEPS_TO_COPY + 3, N, I, device=device)

@@ -16,14 +16,21 @@ direction (``LSTMScan``, ``GRUScan``, ``RNNScan``):
   matrix products, ``dW_ih = da^T X`` and ``dW_hh = da^T H_prev`` over all ``L * N``
   rows at once, the way cuDNN and oneDNN compute them.
 
+The loops over time, the only sequential part, are in ``lstmlib.nn.loops``: Python
+loops to read, and their compiled twins in ``loops.cpp`` (the same operations, built
+once per machine by ``lstmlib.nn.compile_loops``), which these functions run when they
+are built, because at batch 1 or small hidden sizes calling each step's tiny kernels
+from Python takes longer than running them.
+
 Weights are in ``torch.nn``'s layout, ``W_ih: (G * H, I)``, ``W_hh: (G * H, H)``,
-multiplying as ``x @ W.T`` (the scratch code's ``Wx`` is ``W_ih.T``). Over sequences of
-``STEPS_TO_COPY`` steps or more, the forward loops multiply by a contiguous copy of
-``W_hh.T`` (``_step_weight``): a small matrix product whose right operand is a transposed
-view took 10-45 % longer on the measured CPU (``(N, H) @ (H, 4H)`` at N = 1 to 64,
-H = 64 to 512), and the loop does one per step. The copy costs about what 20 to 25 steps
-save at batch 1 (H = 128 to 256), so short calls, such as the one-step calls of text
-generation, keep the view.
+multiplying as ``x @ W.T`` (the scratch code's ``Wx`` is ``W_ih.T``). The loops
+multiply by a contiguous ``W_hh.T``: a small matrix product whose right operand is a
+transposed view took 10-45 % longer on the measured CPU (``(N, H) @ (H, 4H)`` at N = 1
+to 64, H = 64 to 512), and the loop does one per step. The LSTM reorders ``W_hh``'s
+blocks anyway, and reordering its transpose makes the contiguous copy in the same step.
+The GRU and the RNN copy it only over sequences of ``STEPS_TO_COPY`` steps or more
+(``_step_weight``): the copy costs about what 20 to 25 steps save at batch 1 (H = 128
+to 256), so short calls, such as the one-step calls of text generation, keep the view.
 
 Why it is faster than autograd through the step (``lstmlib.nn.LSTM(...).bptt = False``,
 the reference these functions are tested against): autograd keeps a graph node per
@@ -43,6 +50,8 @@ from __future__ import annotations
 import functools
 
 import torch
+
+from lstmlib.nn import loops
 
 
 def once_differentiable(backward):
@@ -102,12 +111,12 @@ def _step_weight(w_hh, steps):
     return w.contiguous() if steps >= STEPS_TO_COPY else w
 
 
-def _sigmoids_first(w):
-    """The LSTM's gate blocks ``i, f, g, o`` along ``w``'s first axis, reordered as
+def _sigmoids_first(w, dim=0):
+    """The LSTM's gate blocks ``i, f, g, o`` along ``w``'s axis ``dim``, reordered as
     ``i, f, o, g``: the three sigmoid gates side by side, so one call computes them all.
     (Block copies: gathering the rows by index took about twice as long.)"""
-    i, f, g, o = w.chunk(4)
-    return torch.cat((i, f, o, g))
+    i, f, g, o = w.chunk(4, dim)
+    return torch.cat((i, f, o, g), dim)
 
 
 class LSTMScan(torch.autograd.Function):
@@ -133,26 +142,10 @@ class LSTMScan(torch.autograd.Function):
         a = _project(x, _sigmoids_first(w_ih), bias)  # (L, N, 4H); becomes the gates
         gates = a.view(L, N, 4, H)
         h, c, tanh_c = (x.new_empty(L, N, H) for _ in range(3))
-        w_hh_t = _step_weight(_sigmoids_first(w_hh), L)
-        h_prev, c_prev = h0, c0
-        steps = zip(
-            a.unbind(0),
-            gates[:, :, :3].unbind(0),  # i, f, o
-            *(gates[:, :, k].unbind(0) for k in range(4)),  # i, f, o, g
-            c.unbind(0),
-            tanh_c.unbind(0),
-            h.unbind(0),
-            strict=True,
-        )
-        for a_t, ifo_t, i_t, f_t, o_t, g_t, c_t, tanh_c_t, h_t in steps:
-            a_t.addmm_(h_prev, w_hh_t)  # a = x W_ih^T + b + h_{t-1} W_hh^T
-            ifo_t.sigmoid_()
-            g_t.tanh_()
-            torch.mul(f_t, c_prev, out=c_t)  # c = f * c_prev + i * g
-            c_t.addcmul_(i_t, g_t)
-            torch.tanh(c_t, out=tanh_c_t)
-            torch.mul(o_t, tanh_c_t, out=h_t)  # h = o * tanh(c)
-            h_prev, c_prev = h_t, c_t
+        # The reorder copies W_hh anyway: copying its transpose gives the loop a
+        # contiguous W_hh^T at no extra cost, however short the sequence.
+        w_hh_t = _sigmoids_first(w_hh.t(), dim=1)
+        loops.active().lstm_forward(a, w_hh_t, h0, c0, h, c, tanh_c)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, gates, c, tanh_c, h)
         ctx.has_bias = b_ih is not None
         ctx.mark_non_differentiable(gates)
@@ -178,34 +171,7 @@ class LSTMScan(torch.autograd.Function):
         k_cell = torch.stack((g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)), dim=2)
         k_out = tanh_c * o * (1 - o)
         da = x.new_empty(L, N, 4, H)  # blocks i, f, g, o, as in the weights
-        # What step t needs, as lists of views (indexing inside the loop costs time):
-        # the loss's own gradients on h_{t-1} and c_{t-1} come with step t.
-        dh_own = [None, *dh_all.unbind(0)[:-1]]
-        dc_own = [None, *dc_all.unbind(0)[:-1]] if dc_all is not None else [None] * L
-        steps = zip(
-            k_dc.unbind(0),
-            k_cell.unbind(0),
-            k_out.unbind(0),
-            f.unbind(0),
-            da[:, :, :3].unbind(0),
-            da[:, :, 3].unbind(0),
-            da.view(L, N, 4 * H).unbind(0),
-            dh_own,
-            dc_own,
-            strict=True,
-        )
-        dh = dh_all[-1]
-        dc = torch.zeros_like(dh) if dc_all is None else dc_all[-1]
-        for k_dc_t, k_cell_t, k_out_t, f_t, da_ifg_t, da_o_t, da_t, dh_prev, dc_prev in reversed(
-            list(steps)
-        ):
-            dc_total = torch.addcmul(dc, dh, k_dc_t)
-            torch.mul(k_cell_t, dc_total.unsqueeze(1), out=da_ifg_t)
-            torch.mul(k_out_t, dh, out=da_o_t)
-            # What step t hands back to step t - 1, plus the loss's own gradients there.
-            dh = torch.mm(da_t, w_hh) if dh_prev is None else torch.addmm(dh_prev, da_t, w_hh)
-            dc = dc_total * f_t if dc_prev is None else torch.addcmul(dc_prev, dc_total, f_t)
-        dh0, dc0 = dh, dc
+        dh0, dc0 = loops.active().lstm_backward(k_dc, k_cell, k_out, f, w_hh, dh_all, dc_all, da)
         da = da.view(L * N, 4 * H)
         dx, dw_ih, dw_hh = _weight_gradients(ctx, da, da, x, _previous(h0, h), w_ih)
         db = da.sum(0) if ctx.has_bias else None
@@ -231,28 +197,7 @@ class GRUScan(torch.autograd.Function):
         gates = ax.view(L, N, 3, H)
         ah = x.new_empty(L, N, 3 * H)  # h_{t-1} W_hh^T + b_hh, kept for ah_n
         h = x.new_empty(L, N, H)
-        w_hh_t = _step_weight(w_hh, L)
-        h_prev = h0
-        steps = zip(
-            ah.unbind(0),
-            ax[:, :, : 2 * H].unbind(0),  # r and z: their two shares added
-            ah[:, :, : 2 * H].unbind(0),
-            gates[:, :, 2].unbind(0),  # n
-            ah[:, :, 2 * H :].unbind(0),
-            gates[:, :, 1].unbind(0),  # z, once it is the gate
-            gates[:, :, 0].unbind(0),  # r, once it is the gate
-            h.unbind(0),
-            strict=True,
-        )
-        for ah_t, rz_t, ah_rz_t, n_t, ah_n_t, z_t, r_t, h_t in steps:
-            if b_hh is None:
-                torch.mm(h_prev, w_hh_t, out=ah_t)
-            else:
-                torch.addmm(b_hh, h_prev, w_hh_t, out=ah_t)
-            rz_t.add_(ah_rz_t).sigmoid_()  # r, z = sigmoid(ax + ah)
-            n_t.addcmul_(r_t, ah_n_t).tanh_()  # n = tanh(ax_n + r * ah_n)
-            torch.lerp(n_t, h_prev, z_t, out=h_t)  # h = (1 - z) * n + z * h_prev
-            h_prev = h_t
+        loops.active().gru_forward(ax, ah, _step_weight(w_hh, L), b_hh, h0, h)
         ah_n = ah[:, :, 2 * H :]
         ctx.save_for_backward(x, h0, w_ih, w_hh, gates, ah_n, h)
         ctx.has_bias = b_ih is not None
@@ -280,27 +225,7 @@ class GRUScan(torch.autograd.Function):
         k_ah = torch.stack((k_r, k_z, k_n * r), dim=2)  # (L, N, 3, H)
         dah = x.new_empty(L, N, 3, H)
         dh = h.new_empty(L, N, H)  # the full gradient on every h_t, for da_n after the loop
-        dh[-1] = dh_all[-1]
-        # What step t needs, as lists of views (indexing inside the loop costs time);
-        # the loss's own gradient on h_{t-1} and dh_{t-1}'s place come with step t.
-        steps = zip(
-            k_ah.unbind(0),
-            z.unbind(0),
-            dah.unbind(0),
-            dah.view(L, N, 3 * H).unbind(0),
-            dh.unbind(0),
-            [None, *dh_all.unbind(0)[:-1]],
-            [None, *dh.unbind(0)[:-1]],
-            strict=True,
-        )
-        for k_ah_t, z_t, dah_t, dah_rows_t, dh_t, dh_own, dh_prev in reversed(list(steps)):
-            torch.mul(k_ah_t, dh_t.unsqueeze(1), out=dah_t)
-            # dh_prev = dh * z (+ the loss's own gradient on h_{t-1}) + dah W_hh
-            direct = dh_t * z_t if dh_own is None else torch.addcmul(dh_own, dh_t, z_t)
-            if dh_prev is None:
-                dh0 = torch.addmm(direct, dah_rows_t, w_hh)
-            else:
-                torch.addmm(direct, dah_rows_t, w_hh, out=dh_prev)
+        dh0 = loops.active().gru_backward(k_ah, z, w_hh, dh_all, dah, dh)
         # The input's share gets the same r and z gradients; its n block is da_n itself.
         dax = dah.clone()
         torch.mul(dh, k_n, out=dax[:, :, 2])
@@ -323,12 +248,7 @@ class RNNScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity):
         h = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)  # h in place, step by step
-        w_hh_t = _step_weight(w_hh, len(h))
-        h_prev = h0
-        activate = torch.Tensor.tanh_ if nonlinearity == "tanh" else torch.Tensor.relu_
-        for h_t in h.unbind(0):
-            activate(h_t.addmm_(h_prev, w_hh_t))  # h = act(x W_ih^T + b + h_{t-1} W_hh^T)
-            h_prev = h_t
+        loops.active().rnn_forward(h, _step_weight(w_hh, len(h)), h0, nonlinearity == "relu")
         ctx.save_for_backward(x, h0, w_ih, w_hh, h)
         ctx.has_bias, ctx.nonlinearity = b_ih is not None, nonlinearity
         return h
@@ -341,13 +261,7 @@ class RNNScan(torch.autograd.Function):
         # The nonlinearity's derivative from its output: tanh' = 1 - h^2, relu' = [h > 0].
         k = 1 - h * h if ctx.nonlinearity == "tanh" else (h > 0).to(h.dtype)
         da = h.new_empty(L, N, H)
-        steps = zip(k.unbind(0), da.unbind(0), [None, *dh_all.unbind(0)[:-1]], strict=True)
-        dh = dh_all[-1]
-        for k_t, da_t, dh_own in reversed(list(steps)):
-            torch.mul(dh, k_t, out=da_t)
-            # What step t hands back to step t - 1, plus the loss's own gradient there.
-            dh = torch.mm(da_t, w_hh) if dh_own is None else torch.addmm(dh_own, da_t, w_hh)
-        dh0 = dh
+        dh0 = loops.active().rnn_backward(k, w_hh, dh_all, da)
         da = da.view(L * N, H)
         dx, dw_ih, dw_hh = _weight_gradients(ctx, da, da, x, _previous(h0, h), w_ih)
         db = da.sum(0) if ctx.has_bias else None
